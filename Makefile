@@ -1,0 +1,35 @@
+# The two commands of a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test export check bench clean
+
+# torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
+# facenet-pytorch goes in with --no-deps: its own pins (torch<2.3, numpy<2) are stale.
+$(STAMP): settings.ini setup.py
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q --no-deps facenet-pytorch==2.6.0
+	$(PIP) install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job end to end on the embedded demo data: videos -> faces -> split.
+demo: install
+	$(VENV)/bin/deepfake demo-data demo/videos
+	$(VENV)/bin/deepfake preprocess demo/videos --out demo/faces --frames 16
+	$(VENV)/bin/deepfake split demo/faces --valid_frac 0.25
+
+test: install
+	$(PY) nbs/notebook2script.py --check
+	$(PY) -m pytest -q
+
+export: install
+	$(PY) nbs/notebook2script.py
+
+clean:
+	rm -rf demo .pytest_cache

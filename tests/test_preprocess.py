@@ -1,0 +1,190 @@
+"Frames, faces and the preprocessing run: resumable, sharded, and bad videos recorded rather than fatal."
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import face_frames, noise_frames, set_rotation, shared_data, write_video
+
+from deepfake.cli import main
+from deepfake.faces import FaceExtractor, assign_tracks, crop_face
+from deepfake.preprocess import parse_shard, preprocess
+from deepfake.sources import read_source, read_sources
+from deepfake.video_io import VideoError, read_frames, sample_indices
+
+
+def test_sample_indices():
+    assert sample_indices(300, frames=4).tolist() == [0, 100, 199, 299]
+    assert sample_indices(50, interval=20).tolist() == [0, 20, 40]
+    assert sample_indices(3, frames=32).tolist() == [0, 1, 2]
+    assert sample_indices(0, frames=8).tolist() == []
+
+
+def test_read_frames_one_pass(tmp_path):
+    frames = np.stack([np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20)])
+    f = read_frames(write_video(tmp_path / 'v.mp4', frames), frames=5)
+    assert f.images.shape == (5, 32, 48, 3) and f.indices.tolist() == [0, 5, 10, 14, 19] and f.n_frames == 20
+    # the k-th kept image is the k-th sampled frame (brightness grows with the index)
+    assert np.allclose(f.images.mean(axis=(1, 2, 3)), frames[f.indices].mean(axis=(1, 2, 3)), atol=4)
+
+
+@pytest.mark.parametrize('clockwise', [90, 270])
+def test_rotated_video_is_turned_upright(tmp_path, clockwise):
+    frames = np.zeros((4, 32, 64, 3), np.uint8)
+    frames[:, :, :10] = 255  # a bright stripe on the left edge
+    path = write_video(tmp_path / 'phone.mp4', frames)
+    set_rotation(path, clockwise)
+    image = read_frames(path, frames=2).images[0]
+    assert image.shape == (64, 32, 3)
+    top, bottom = image[:8].mean(), image[-8:].mean()
+    # turned clockwise, the left edge comes to the top; counterclockwise, to the bottom
+    assert (top > 200 and bottom < 50) if clockwise == 90 else (bottom > 200 and top < 50)
+
+
+def test_bad_files_raise_with_path_and_reason(tmp_path):
+    empty, text, cut = tmp_path / 'empty.mp4', tmp_path / 'text.mp4', tmp_path / 'cut.mp4'
+    empty.write_bytes(b'')
+    text.write_text('hello ' * 1000)
+    good = write_video(tmp_path / 'good.mp4', noise_frames(30))
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for path, reason in [(empty, 'empty file'), (text, 'not a readable video'), (cut, 'truncated|decoding failed|not a readable'),
+                         (tmp_path / 'none.mp4', 'no such file')]:
+        with pytest.raises(VideoError, match=reason) as e:
+            read_frames(path, frames=8)
+        assert str(path) in str(e.value)
+
+
+def test_crop_is_square_with_margin_and_padded():
+    image = np.full((100, 200, 3), 255, np.uint8)
+    crop = crop_face(image, (50, 20, 90, 80), margin=0.5, size=30)  # 40×60 box → 90-pixel square
+    assert crop.shape == (30, 30, 3) and crop.min() == 255
+    edge = crop_face(image, (0, 0, 20, 20), margin=1.0, size=40)  # half of the square lies outside
+    assert edge[:10, :10].max() == 0 and edge[30:, 30:].min() == 255
+
+
+def test_tracks_follow_people_and_rank_by_size():
+    boxes = [[(0, 0, 10, 10), (50, 50, 90, 90)], [(52, 50, 92, 90)], [(1, 0, 11, 10), (54, 50, 94, 90)]]
+    assert assign_tracks(boxes) == [[1, 0], [0], [1, 0]]
+    assert assign_tracks([[], [(0, 0, 5, 5)]]) == [[], [0]]
+
+
+def test_extractor_finds_the_face_and_maps_boxes_back():
+    frames = face_frames(4, size=(480, 640))  # detected at 320 px, cropped at full size
+    faces = FaceExtractor(crop_size=48, detect_size=320)(frames, [0, 3, 6, 9])
+    main_track = [f for f in faces if f.track == 0]
+    assert [f.frame for f in main_track] == [0, 3, 6, 9] and all(f.crop.shape == (48, 48, 3) for f in faces)
+    x1, y1, x2, y2 = main_track[0].box
+    assert 10 < x1 < 80 and 30 < y1 < 110 and x2 < 200 and y2 < 200 and main_track[0].prob > 0.9
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    "A folder of unlabelled videos: a face, no face, zero bytes, text, truncated."
+    folder = tmp_path / 'videos'
+    write_video(folder / 'face.mp4', face_frames(10))
+    write_video(folder / 'noface.mp4', noise_frames(10))
+    (folder / 'zero.mp4').write_bytes(b'')
+    (folder / 'text.mp4').write_text('not a video\n' * 100)
+    good = write_video(tmp_path / 'long.mp4', face_frames(40))
+    (folder / 'truncated.mp4').write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    return folder
+
+
+def test_preprocess_records_every_outcome(mixed_folder, tmp_path):
+    out = tmp_path / 'faces'
+    index = preprocess(read_source(mixed_folder), out, frames=6, crop_size=32, progress=False).set_index('name')
+    assert index.status.to_dict() == {'face': 'ok', 'noface': 'no_face', 'text': 'error',
+                                      'truncated': 'error', 'zero': 'error'}
+    assert 'empty file' in index.error['zero'] and str(mixed_folder / 'text.mp4') in index.error['text']
+    assert index.frames['face'] == 6 and index.faces['face'] >= 5
+    clip = np.load(out / 'clips' / 'face.npy', mmap_mode='r')
+    assert clip.dtype == np.uint8 and clip.shape[1:] == (32, 32, 3) and clip.shape[0] >= 5
+    assert sorted(os.listdir(out / 'face'))[0] == '0_00000.jpg'
+    assert not (out / 'clips' / 'noface.npy').exists() and not list((out / '.tmp').iterdir())
+    on_disk = pd.read_csv(out / 'index.csv')
+    assert list(on_disk.columns[:13]) == ['name', 'path', 'label', 'original', 'group', 'source', 'method',
+                                          'frames', 'faces', 'tracks', 'status', 'error', 'seconds']
+
+
+def test_resume_skips_done_and_recovers_from_a_crash(mixed_folder, tmp_path, monkeypatch):
+    import deepfake.preprocess as pp
+    table, out = read_source(mixed_folder), tmp_path / 'faces'
+    real_publish = pp._publish
+
+    def crash(tmp, out_, name):
+        if name == 'face':
+            raise KeyboardInterrupt  # the machine goes down mid-video
+        real_publish(tmp, out_, name)
+    monkeypatch.setattr(pp, '_publish', crash)
+    with pytest.raises(KeyboardInterrupt):
+        preprocess(table, out, frames=6, crop_size=32, progress=False)
+    assert not (out / 'clips' / 'face.npy').exists() and not (out / 'rows' / 'face.json').exists()
+    assert not list((out / '.tmp').iterdir())  # nothing half-written left behind
+    monkeypatch.setattr(pp, '_publish', real_publish)
+    first = preprocess(table, out, frames=6, crop_size=32, progress=False).set_index('name')
+    assert first.status['face'] == 'ok'
+    done = {p.name: p.stat().st_mtime_ns for p in (out / 'rows').iterdir()}
+    preprocess(table, out, frames=6, crop_size=32, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / 'rows').iterdir()} == done  # nothing redone
+    with pytest.raises(ValueError, match='other settings'):
+        preprocess(table, out, frames=6, crop_size=64, progress=False)
+
+
+def test_shards_partition_the_videos(mixed_folder, tmp_path):
+    table, out = read_source(mixed_folder), tmp_path / 'faces'
+    first = preprocess(table, out, frames=4, crop_size=32, shard='0/2', progress=False)
+    assert 'pending' in set(first.status) or len(first) == (first.status != 'pending').sum()
+    second = preprocess(table, out, frames=4, crop_size=32, shard=(1, 2), progress=False)
+    assert 'pending' not in set(second.status) and len(list((out / 'rows').iterdir())) == len(table)
+    with pytest.raises(ValueError, match='i/n'):
+        parse_shard('half')
+    with pytest.raises(ValueError, match='0..n-1'):
+        parse_shard('2/2')
+
+
+def test_workers_give_the_same_faces(demo_videos, tmp_path):
+    table = read_sources([demo_videos]).head(4)
+    one = preprocess(table, tmp_path / 'one', frames=4, crop_size=32, progress=False)
+    two = preprocess(table, tmp_path / 'two', frames=4, crop_size=32, workers=2, progress=False)
+    assert one.faces.tolist() == two.faces.tolist() and (two.status == 'ok').all()
+    for name in table.name:
+        assert np.array_equal(np.load(tmp_path / 'one' / 'clips' / f'{name}.npy'),
+                              np.load(tmp_path / 'two' / 'clips' / f'{name}.npy'))
+
+
+def test_face_image_set_is_packed_without_detection(tmp_path):
+    import cv2
+    src = tmp_path / 'src'
+    for name in ['p1', 'p2']:
+        (src / name).mkdir(parents=True)
+        for k in range(5):
+            cv2.imwrite(str(src / name / f'{k:03d}.png'), noise_frames(1, (50, 40), seed=k)[0])
+    (src / 'metadata.csv').write_text('name,label,original\np1.mp4,REAL,\np2.mp4,FAKE,p1.mp4\n')
+    index = preprocess(read_source(src), tmp_path / 'faces', frames=3, crop_size=24, progress=False)
+    assert (index.status == 'ok').all() and index.faces.tolist() == [3, 3]
+    assert np.load(tmp_path / 'faces' / 'clips' / 'p2.npy').shape == (3, 24, 24, 3)
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    bad = tmp_path / 'bad'
+    bad.mkdir()
+    (bad / 'zero.mp4').write_bytes(b'')
+    assert main(['preprocess', str(bad), '--out', str(tmp_path / 'f1'), '--frames', '4']) == 1  # all failed
+    assert 'empty file' in capsys.readouterr().out
+    write_video(bad / 'ok.mp4', face_frames(6))
+    assert main(['preprocess', str(bad), '--out', str(tmp_path / 'f2'), '--frames', '4']) == 0
+    assert main(['preprocess', str(tmp_path / 'nowhere'), '--out', str(tmp_path / 'f3')]) == 2
+
+
+def test_real_dfdc_sample(tmp_path):
+    "The 4 present DFDC videos (1080p, portrait, 720p) yield faces; the 3 absent ones are reported missing."
+    src = shared_data('dfdc_sample')
+    index = preprocess(read_source(src), tmp_path / 'faces', frames=8, crop_size=64, progress=False)
+    status = index.set_index('name').status
+    assert sorted(status[status == 'missing'].index) == ['awnfpubqmo', 'vtfpbtmgfh', 'zvqinhzeah']
+    assert sorted(status[status == 'ok'].index) == ['brtujopkby', 'lynaeydofd', 'widuwuoiur', 'yhffcuhhjy']
+    for name in status[status == 'ok'].index:
+        clip = np.load(tmp_path / 'faces' / 'clips' / f'{name}.npy')
+        assert clip.shape[0] >= 6 and clip.shape[1:] == (64, 64, 3)
+    assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['crop_size'] == 64
