@@ -3,7 +3,8 @@
 # %% auto 0
 __all__ = ['INDEX_COLUMNS', 'check_settings', 'parse_shard', 'in_shard', 'extract_video', 'process_video', 'load_rows', 'write_index', 'preprocess']
 
-# %% ../nbs/13_preprocess.ipynb 4cfe0dc0
+# %% ../nbs/13_preprocess.ipynb c28310de
+import contextlib
 import json
 import os
 import shutil
@@ -198,4 +199,6 @@ def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, 
             bar.update()
             bar.set_postfix_str(f'{bar.n / (time.perf_counter() - start) * 60:.1f} videos/min, '
                                 f'{row["name"]}: {row["status"]}')
+    with contextlib.suppress(OSError):  # still in use by another shard when not empty
+        (out / '.tmp').rmdir()
     return write_index(table, out)
