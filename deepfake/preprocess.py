@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .faces import Face, FaceExtractor, crop_face, track_clip
-from .sources import IMAGE_EXTENSIONS, read_sources
+from .sources import IMAGE_EXTENSIONS
 from .video_io import VideoError, read_frames, sample_indices
 
 # %% ../nbs/13_preprocess.ipynb d7648202

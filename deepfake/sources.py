@@ -3,9 +3,8 @@
 # %% auto 0
 __all__ = ['COLUMNS', 'VIDEO_EXTENSIONS', 'IMAGE_EXTENSIONS', 'video_table', 'read_dfdc', 'read_ffpp', 'read_folders', 'read_videos', 'read_faces', 'LAYOUTS', 'detect_layout', 'read_source', 'read_sources']
 
-# %% ../nbs/10_sources.ipynb d896c5a9
+# %% ../nbs/10_sources.ipynb bacc77e4
 import json
-import re
 from pathlib import Path
 
 import pandas as pd

@@ -63,11 +63,13 @@ def demo_videos(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def demo_faces(demo_videos, tmp_path_factory):
-    "Faces of the demo set, 8 frames per video, 64-pixel crops."
+    "Faces of the demo set, 8 frames per video, 64-pixel crops, with a group-safe split (videos_df.csv)."
     from deepfake.preprocess import preprocess
     from deepfake.sources import read_sources
+    from deepfake.split import write_split
     out = tmp_path_factory.mktemp('demo') / 'faces'
-    preprocess(read_sources([demo_videos]), out, frames=8, crop_size=64, progress=False)
+    index = preprocess(read_sources([demo_videos]), out, frames=8, crop_size=64, progress=False)
+    write_split(index, out / 'videos_df.csv', valid_frac=0.25)
     return out
 
 
@@ -77,3 +79,13 @@ def shared_data(name):
     if not path.exists():
         pytest.skip(f'{path} is absent: the real-data tests need ../shared/data next to the repository')
     return path
+
+
+@pytest.fixture(autouse=True, scope='session')
+def one_torch_thread():
+    "One intra-op thread: on 2 shared cores, torch's spinning thread pool makes small ops 10x slower."
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

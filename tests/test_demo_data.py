@@ -95,23 +95,13 @@ def test_options(tmp_path):
 def test_deterministic(tmp_path):
     a = make_demo_data(tmp_path / 'a', n_originals=2, frames=4, seed=3)
     b = make_demo_data(tmp_path / 'b', n_originals=2, frames=4, seed=3)
-    c = make_demo_data(tmp_path / 'c', n_originals=2, frames=4, seed=4)
+    make_demo_data(tmp_path / 'c', n_originals=2, frames=4, seed=4)
     assert load_metadata(tmp_path / 'a') == load_metadata(tmp_path / 'b') != load_metadata(tmp_path / 'c')
     assert a.drop(columns='path').equals(b.drop(columns='path'))
     assert all(np.array_equal(read_frames(p), read_frames(q)) for p, q in zip(a.path, b.path))
 
 
-@pytest.fixture
-def one_thread():
-    "MTCNN's many small convolutions: one torch thread is several times faster than two fighting a busy CPU."
-    torch = pytest.importorskip('torch')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_mtcnn_finds_the_faces(demo, one_thread):
+def test_mtcnn_finds_the_faces(demo):
     facenet = pytest.importorskip('facenet_pytorch')
     mtcnn = facenet.MTCNN(keep_all=True, device='cpu')
     _, df = demo

@@ -1,5 +1,4 @@
 "The notebook exporter: directives, generated module shape, and each --check failure."
-import importlib.util
 import json
 import shutil
 import subprocess

@@ -1,0 +1,124 @@
+"The trainer: arguments, metrics, checkpoints, kill-and-resume, mlflow, and distributed training on CPU."
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fastai.callback.core import Callback
+
+from deepfake.args import parse_args
+from deepfake.trainer import METRIC_COLUMNS, auc, load_checkpoint, load_model, log_loss, save_atomic, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ['--epochs', '2', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+        '--hidden_size', '16', '--embed_dim', '32']
+
+
+def tiny_args(demo_faces, tmp_path, name, *extra):
+    return parse_args(['--root_dir', str(demo_faces), '--save_model_path', str(tmp_path), '--exp_name', name,
+                       *TINY, *extra])
+
+
+def test_argument_defaults_and_booleans():
+    a = parse_args([])
+    assert (a.model_name, a.csv_file, a.num_classes, a.pretrained, a.freeze_backbone) == \
+        ('resnet18', 'videos_df.csv', 2, False, False)
+    assert parse_args(['--pretrained']).pretrained is True
+    assert parse_args(['--no-pretrained']).pretrained is False
+    assert parse_args(['--freeze_backbone', '--rnn', 'gru']).rnn == 'gru'
+    with pytest.raises(SystemExit):
+        parse_args(['--pretrained', 'False'])  # the seed's type=bool trap is now an error
+
+
+def test_metrics():
+    assert log_loss([1, 0], [1.0, 0.0]) < 1e-12 and math.isclose(log_loss([1], [0.0]), 34.538776394910684)
+    assert auc([0, 1, 1], [0.1, 0.9, 0.8]) == 1.0 and math.isnan(auc([1, 1], [0.2, 0.3]))
+
+
+def test_save_atomic_never_leaves_a_broken_file(tmp_path, monkeypatch):
+    path = tmp_path / 'last.pth'
+    save_atomic({'epoch': 1}, path)
+
+    def crash(obj, f, *a, **k):
+        Path(f).write_bytes(b'half')
+        raise OSError('disk full')
+    monkeypatch.setattr(torch, 'save', crash)
+    with pytest.raises(OSError):
+        save_atomic({'epoch': 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {'epoch': 1}
+
+
+class Kill(Callback):
+    "Stop the run after the first epoch, as a killed process would."
+    order = 100
+
+    def after_epoch(self):
+        if self.epoch == 0:
+            raise KeyboardInterrupt
+
+
+def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
+    learn = train(tiny_args(demo_faces, tmp_path, 'full'))
+    exp = tmp_path / 'full'
+    assert learn.exp_dir == exp
+    assert sorted(p.name for p in exp.iterdir()) == ['args.json', 'best.pth', 'epoch_001.pth', 'epoch_002.pth',
+                                                     'last.pth', 'metrics.csv']
+    metrics = pd.read_csv(exp / 'metrics.csv')
+    assert list(metrics.columns) == METRIC_COLUMNS and metrics.epoch.tolist() == [1, 2]
+    assert metrics[['train_loss', 'valid_loss', 'valid_logloss']].notna().all().all()
+    ckpt = load_checkpoint(exp)  # weights_only=True inside
+    assert {'model', 'optimizer', 'scheduler', 'epoch', 'args', 'metrics', 'preprocess'} <= set(ckpt)
+    assert ckpt['epoch'] == 2 and ckpt['args']['model_name'] == 'resnet18' and len(ckpt['metrics']) == 2
+    assert json.loads((exp / 'args.json').read_text())['epochs'] == 2
+    best = min(ckpt['metrics'], key=lambda r: r['valid_logloss'])['epoch']
+    assert os.path.samefile(exp / 'best.pth', exp / f'epoch_{best:03d}.pth')
+    model, _ = load_model(exp / 'best.pth')
+    x = torch.randn(1, 4, 3, 32, 32)
+    assert model(x).shape == (1, 2)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_args(demo_faces, tmp_path, 'killed'), cbs=[Kill()])
+    assert load_checkpoint(tmp_path / 'killed')['epoch'] == 1
+    train(parse_args(['--resume', str(tmp_path / 'killed'), '--workers', '0']))
+    resumed = pd.read_csv(tmp_path / 'killed' / 'metrics.csv')
+    cols = [c for c in METRIC_COLUMNS if c != 'seconds']
+    pd.testing.assert_frame_equal(resumed[cols], metrics[cols])
+
+
+def test_balance_loss_and_gru(demo_faces, tmp_path):
+    train(tiny_args(demo_faces, tmp_path, 'gru', '--epochs', '1', '--rnn', 'gru', '--balance_loss',
+                    '--freeze_backbone'))
+    assert pd.read_csv(tmp_path / 'gru' / 'metrics.csv').valid_loss.notna().all()
+
+
+def test_mlflow_tracking(demo_faces, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train(tiny_args(demo_faces, tmp_path, 'tracked', '--epochs', '1', '--tracking', 'mlflow'))
+    import mlflow
+    from deepfake.trainer import mlflow_uri
+    mlflow.set_tracking_uri(mlflow_uri(tmp_path / 'mlruns'))
+    runs = mlflow.search_runs(experiment_names=['deepfake'])
+    assert len(runs) == 1 and runs['params.model_name'][0] == 'resnet18'
+    assert not np.isnan(runs['metrics.valid_logloss'][0])
+    client = mlflow.tracking.MlflowClient()
+    artifacts = {a.path for a in client.list_artifacts(runs.run_id[0])}
+    assert {'best.pth', 'metrics.csv'} <= artifacts
+
+
+def test_torchrun_two_processes_on_cpu(demo_faces, tmp_path):
+    "DistributedDataParallel with the gloo backend, 2 processes; rank 0 alone writes checkpoints."
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
+           str(ROOT / 'train.py'), '--root_dir', str(demo_faces), '--save_model_path', str(tmp_path),
+           '--exp_name', 'ddp', *TINY, '--epochs', '1']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert pd.read_csv(tmp_path / 'ddp' / 'metrics.csv').epoch.tolist() == [1]
+    assert load_checkpoint(tmp_path / 'ddp')['epoch'] == 1
