@@ -1,0 +1,94 @@
+"Predict and evaluate: the training face pipeline reused, the aggregation rule, 0.5 with a reason, the report."
+import json
+
+import pandas as pd
+import pytest
+from conftest import noise_frames, shared_data, write_video
+
+from deepfake.args import parse_args
+from deepfake.cli import main
+from deepfake.evaluate import evaluate
+from deepfake.predict import Detector, confident_mean, predict, write_predictions
+from deepfake.trainer import train
+
+
+@pytest.fixture(scope='module')
+def checkpoint(demo_faces, tmp_path_factory):
+    "A ResNet18+LSTM trained for one epoch on the demo faces."
+    out = tmp_path_factory.mktemp('ck')
+    train(parse_args(['--root_dir', str(demo_faces), '--save_model_path', str(out), '--exp_name', 'm',
+                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32',
+                      '--video_len', '4', '--hidden_size', '16', '--embed_dim', '32']))
+    return out / 'm' / 'best.pth'
+
+
+def test_confident_mean():
+    assert confident_mean([0.9] * 12 + [0.3] * 8) == pytest.approx(0.9)  # enough confident fakes win
+    assert confident_mean([0.1] * 19 + [0.9]) == pytest.approx(0.1)  # nearly all confidently real
+    assert confident_mean([0.4, 0.6, 0.9]) == pytest.approx(0.6333, abs=1e-3)  # otherwise the mean
+
+
+def test_detector_uses_the_training_crops(checkpoint, demo_faces):
+    detector = Detector(checkpoint)
+    made = json.loads((demo_faces / 'preprocess.json').read_text())
+    assert detector.extractor.settings() == {k: made[k] for k in detector.extractor.settings()}
+    assert detector.frames == made['frames'] and (detector.video_len, detector.input_size) == (4, 32)
+
+
+def test_predict_folder_with_bad_files(checkpoint, demo_videos, tmp_path):
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    for video in sorted(demo_videos.glob('*/*.mp4'))[:2]:
+        (folder / video.name).write_bytes(video.read_bytes())
+    (folder / 'corrupt.mp4').write_bytes(b'\x00' * 4000)
+    write_video(folder / 'noface.mp4', noise_frames(12))
+    results = {r['filename']: r for r in predict(Detector(checkpoint, frames=6), [folder], progress=False)}
+    assert len(results) == 4
+    for name in ['corrupt.mp4', 'noface.mp4']:
+        assert results[name]['fake_probability'] == 0.5 and str(folder / name) in results[name]['error']
+    assert 'no face' in results['noface.mp4']['error']
+    good = [r for r in results.values() if not r['error']]
+    assert len(good) == 2
+    for r in good:
+        assert 0.01 <= r['fake_probability'] <= 0.99 and r['faces'] >= 5 and len(r['per_frame']) >= 4
+        assert r['label'] in ('REAL', 'FAKE') and r['seconds'] > 0
+    out = write_predictions(list(results.values()), tmp_path / 'sub' / 'submission.csv')
+    csv = pd.read_csv(out)
+    assert list(csv.columns) == ['filename', 'label'] and len(csv) == 4
+    details = json.loads(out.with_suffix('.json').read_text())
+    assert {'fake_probability', 'per_frame', 'faces', 'frames', 'seconds', 'error'} <= set(details[0])
+
+
+def test_aggregation_options_and_clip(checkpoint, demo_videos):
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    scores = {a: Detector(checkpoint, frames=6, aggregate=a, clip=None).predict_video(video)['fake_probability']
+              for a in ('confident', 'mean', 'model')}
+    assert all(0 < p < 1 for p in scores.values())
+    with pytest.raises(ValueError, match='aggregate'):
+        Detector(checkpoint, aggregate='max')
+
+
+def test_evaluate_writes_the_report(checkpoint, demo_videos, tmp_path):
+    overall = evaluate(Detector(checkpoint, frames=6), [demo_videos], tmp_path / 'report', progress=False)
+    assert overall['videos'] == 12 and overall['fake'] == 6 and 0 <= overall['auc'] <= 1
+    report = (tmp_path / 'report' / 'report.md').read_text()
+    assert '| videos | fakes | video AUC | frame AUC | log loss | accuracy |' in report
+    for png in ['roc.png', 'reliability.png', 'scores.png', 'worst_faces.png']:
+        assert (tmp_path / 'report' / png).stat().st_size > 1000 and f'({png})' in report
+    assert (tmp_path / 'report' / 'predictions.csv').exists()
+
+
+def test_cli_predict_and_evaluate(checkpoint, demo_videos, demo_faces, tmp_path, capsys):
+    part = sorted(demo_videos.glob('dfdc_train_part_*'))[0]
+    assert main(['predict', str(checkpoint), str(part), '--out', str(tmp_path / 's.csv'), '--frames', '4']) == 0
+    assert 'wrote' in capsys.readouterr().out and len(pd.read_csv(tmp_path / 's.csv')) == 6
+    assert main(['evaluate', str(checkpoint.parent), str(demo_videos), '--out', str(tmp_path / 'r'), '--frames', '4',
+                 '--split_csv', str(demo_faces / 'videos_df.csv')]) == 0
+    assert 'validation videos' in (tmp_path / 'r' / 'report.md').read_text()
+
+
+def test_predict_real_dfdc_sample(checkpoint):
+    "The 4 present DFDC videos get scores from their faces; the 3 absent ones are not predicted."
+    results = predict(Detector(checkpoint, frames=8), [shared_data('dfdc_sample')], progress=False)
+    assert sorted(r['name'] for r in results) == ['brtujopkby', 'lynaeydofd', 'widuwuoiur', 'yhffcuhhjy']
+    assert all(r['faces'] >= 6 and r['error'] is None for r in results)
