@@ -89,8 +89,8 @@ class Detector:
         except VideoError as e:
             return e
 
-    def result(self, record, extracted, seconds=0.0):
-        "The prediction dict of one video from `faces()`'s output."
+    def result(self, record, extracted, seconds=0.0, keep_crops=None):
+        "The prediction dict of one video from `faces()`'s output; its main track's faces go into `keep_crops`."
         start = time.perf_counter()
         out = dict(filename=Path(record['path']).name, name=record['name'], path=str(record['path']),
                    fake_probability=0.5, label=None, frames=0, faces=0, tracks=0, per_frame={}, per_track={},
@@ -105,17 +105,19 @@ class Detector:
                 out['fake_probability'] = self.video_score(out['per_frame'], out['per_track'])
                 main = [f for f in faces if f.track == 0]
                 out['_thumbnail'] = main[len(main) // 2].crop  # for reports; not written to JSON
+                if keep_crops is not None:
+                    keep_crops.extend(main[::max(1, len(main) // 8)])
             else:
                 out['error'] = f"{record['path']}: no face found in {out['frames']} frames"
         out['label'] = 'FAKE' if out['fake_probability'] > 0.5 else 'REAL'
         out['seconds'] = round(seconds + time.perf_counter() - start, 3)
         return out
 
-    def predict_video(self, path):
-        "The prediction dict of one video file."
+    def predict_video(self, path, keep_crops=None):
+        "The prediction dict of one video file (see `result`)."
         start = time.perf_counter()
         record = dict(name=Path(path).stem, path=str(path), source='videos')
-        return self.result(record, self.faces(record), time.perf_counter() - start)
+        return self.result(record, self.faces(record), time.perf_counter() - start, keep_crops)
 
 # %% ../nbs/04_predict.ipynb ac429757
 def _timed(fn, record):

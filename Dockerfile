@@ -1,0 +1,17 @@
+# The detector as an HTTP service: docker build -t deepfake . && docker run -p 8000:8000 -v $PWD/checkpoints:/models deepfake
+FROM python:3.11-slim
+
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home --uid 1000 deepfake
+WORKDIR /app
+COPY --chown=deepfake . /app
+USER deepfake
+
+# The same install as `make install` (pinned torch/torchvision, facenet-pytorch with --no-deps)
+RUN make install
+
+ENV DEEPFAKE_CHECKPOINT=/models/best.pth DEEPFAKE_MAX_MB=200
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+  CMD .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+CMD [".venv/bin/gunicorn", "-w", "2", "--timeout", "300", "-b", "0.0.0.0:8000", "deepfake.serve:create_app_from_env()"]

@@ -1,0 +1,135 @@
+"The HTTP service, started in a subprocess and used over loopback: uploads, limits, names, concurrency, the page."
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from deepfake.args import parse_args
+from deepfake.serve import sniff_video
+from deepfake.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def server(demo_faces, tmp_path_factory):
+    "`deepfake serve` on a 1-epoch demo model, uploads capped at 2 MB, its temporary files in a folder we watch."
+    work = tmp_path_factory.mktemp('serve')
+    train(parse_args(['--root_dir', str(demo_faces), '--save_model_path', str(work), '--exp_name', 'm',
+                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32',
+                      '--video_len', '4', '--hidden_size', '16', '--embed_dim', '32']))
+    port, uploads = free_port(), work / 'uploads'
+    uploads.mkdir()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'deepfake'), 'serve', str(work / 'm'), '--port', str(port),
+                             '--max_mb', '2', '--frames', '6', '--tmp_dir', str(uploads)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f'http://127.0.0.1:{port}'
+    for _ in range(120):
+        try:
+            if requests.get(url + '/health', timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f'the server did not start: {proc.stdout.read()[-2000:]}')
+    yield url, uploads
+    proc.terminate()
+    proc.wait(10)
+
+
+def post(url, content, filename='clip.mp4'):
+    return requests.post(url + '/predict', files={'video': (filename, content, 'video/mp4')}, timeout=120)
+
+
+def test_sniff():
+    assert sniff_video(b'\x1a\x45\xdf\xa3\x01') == '.mkv' and sniff_video(b'RIFF\x00\x00\x00\x00AVI LIST') == '.avi'
+    assert sniff_video(b'<html><body>') is None
+
+
+def test_health_and_page(server):
+    url, _ = server
+    assert requests.get(url + '/health').json() == {'status': 'ok', 'model': 'resnet18'}
+    page = requests.get(url + '/').text
+    assert '<input type="file"' in page and 'up to 2 MB' in page
+
+
+def test_good_upload(server, demo_videos):
+    url, uploads = server
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    r = requests.post(url + '/predict?crops=1', files={'video': (video.name, video.read_bytes())}, timeout=120)
+    assert r.status_code == 200
+    j = r.json()
+    assert 0.01 <= j['fake_probability'] <= 0.99 and j['label'] in ('REAL', 'FAKE') and j['faces'] >= 5
+    assert j['frames'] == 6 and len(j['per_frame']) >= 4 and j['seconds'] > 0 and j['error'] is None
+    assert j['crops'][0]['image'].startswith('data:image/jpeg;base64,')
+    assert not list(uploads.iterdir())  # the temporary file is gone
+
+
+def test_oversize_non_video_and_hostile_name(server, demo_videos):
+    url, uploads = server
+    assert post(url, os.urandom(3 * 1024 * 1024)).status_code == 413
+    r = post(url, b'root:x:0:0:root:/root:/bin/bash\n' * 10, filename='../../etc/passwd')
+    assert r.status_code == 415 and 'not a video' in r.json()['error']
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    r = post(url, video.read_bytes(), filename='../../../tmp/evil.mp4')
+    assert r.status_code == 200 and 'evil' not in r.text
+    assert not Path('/tmp/evil.mp4').exists() and not list(uploads.iterdir())
+    assert requests.post(url + '/predict', files={'other': ('x', b'1')}).status_code == 400
+
+
+def test_eight_concurrent_requests(server, demo_videos):
+    url, uploads = server
+    videos = sorted(demo_videos.glob('*/*.mp4'))[:8]
+    alone = {v.name: post(url, v.read_bytes()).json()['fake_probability'] for v in videos[:2]}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda v: (v.name, post(url, v.read_bytes())), videos))
+    assert all(r.status_code == 200 for _, r in answers)
+    for name, r in answers:
+        if name in alone:  # each answer belongs to its own upload
+            assert r.json()['fake_probability'] == pytest.approx(alone[name])
+    assert not list(uploads.iterdir())
+
+
+def chromium():
+    for name in ('chromium', 'chromium-browser'):
+        if shutil.which(name) and shutil.which('chromedriver'):
+            return shutil.which(name)
+    pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+
+
+def test_web_page_in_headless_chromium(server, demo_videos):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    url, _ = server
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                 '--disable-background-networking', '--disable-component-update', '--no-first-run']:
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=shutil.which('chromedriver'))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.get(url + '/')
+        video = sorted(demo_videos.glob('*/*.mp4'))[0]
+        driver.find_element(By.ID, 'video').send_keys(str(video))
+        driver.find_element(By.ID, 'submit').click()
+        WebDriverWait(driver, 120).until(lambda d: 'P(fake)' in d.find_element(By.ID, 'verdict').text)
+        assert driver.find_element(By.ID, 'verdict').text.split(':')[0] in ('REAL', 'FAKE')
+        assert driver.find_elements(By.CSS_SELECTOR, '#crops img')
+    finally:
+        driver.quit()
