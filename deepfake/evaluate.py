@@ -69,15 +69,18 @@ def plot_histogram(df, path):
     return _save(fig, path)
 
 
-def plot_worst(df, thumbnails, path, n=8):
-    "The faces of the n videos scored furthest from their label."
+def plot_worst(df, thumbnails, path, n=8, heatmaps=None):
+    "The faces of the n videos scored furthest from their label; under them their Grad-CAM, when given."
     worst = df.assign(miss=(df.fake_probability - df.label).abs()).sort_values('miss', ascending=False)
     worst = worst[worst.name.isin(thumbnails)].head(n)
-    fig, axs = plt.subplots(1, max(len(worst), 1), figsize=(1.4 * max(len(worst), 1), 1.9), squeeze=False)
-    for ax, row in zip(axs[0], worst.itertuples()):
-        ax.imshow(thumbnails[row.name])
-        ax.set_title(f'{row.label_name} {row.fake_probability:.2f}\n{row.name[:14]}', fontsize=6)
-    for ax in axs[0]:
+    rows, cols = 2 if heatmaps else 1, max(len(worst), 1)
+    fig, axs = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.9 * rows), squeeze=False)
+    for k, row in enumerate(worst.itertuples()):
+        axs[0, k].imshow(thumbnails[row.name])
+        axs[0, k].set_title(f'{row.label_name} {row.fake_probability:.2f}\n{row.name[:14]}', fontsize=6)
+        if heatmaps and row.name in heatmaps:
+            axs[1, k].imshow(heatmaps[row.name])
+    for ax in axs.ravel():
         ax.axis('off')
     return _save(fig, path)
 
@@ -122,8 +125,9 @@ def evaluate(detector, src, out, split_csv=None, progress=True):
     by_method = _table({m: summary(pd.concat([g, reals]) if g.label.any() else g) for m, g in df.groupby('method')})
     by_source = _table({s: summary(g) for s, g in df.groupby('source')})
     thumbnails = {r['name']: r['_thumbnail'] for r in results if '_thumbnail' in r}
+    heatmaps = {r['name']: r['_heatmaps'][len(r['_heatmaps']) // 2][1] for r in results if r.get('_heatmaps')}
     figures = [plot_roc(df, out / 'roc.png'), plot_reliability(df, out / 'reliability.png'),
-               plot_histogram(df, out / 'scores.png'), plot_worst(df, thumbnails, out / 'worst_faces.png')]
+               plot_histogram(df, out / 'scores.png'), plot_worst(df, thumbnails, out / 'worst_faces.png', heatmaps=heatmaps)]
     (out / 'report.md').write_text(_report(detector, src, overall, by_method, by_source, figures, split_csv))
     return overall
 

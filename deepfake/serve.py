@@ -70,6 +70,8 @@ def create_app(detector, max_mb=200, tmp_dir=None):
         body = {k: v for k, v in result.items() if not k.startswith('_') and k not in ('path', 'name', 'filename')}
         if crops:
             body['crops'] = [dict(frame=f.frame, track=f.track, image=_data_url(f.crop)) for f in crops[:8]]
+        if '_heatmaps' in result:  # `deepfake serve --explain`: Grad-CAM over the main face
+            body['heatmaps'] = [dict(frame=frame, image=_data_url(image)) for frame, image in result['_heatmaps'][:8]]
         return jsonify(body)
 
     @app.errorhandler(413)
@@ -94,6 +96,7 @@ HTML_PAGE = '''<!doctype html>
 <form id="form"><input type="file" id="video" name="video" accept="video/*">
 <button type="submit" id="submit">Check</button> <small>up to {max_mb} MB</small></form>
 <div id="verdict"></div><div id="details"></div><svg id="plot" width="640" height="120"></svg><div id="crops"></div>
+<div id="heatmaps"></div>
 <script>
 document.getElementById('form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -113,8 +116,10 @@ document.getElementById('form').addEventListener('submit', async (e) => {
   const xy = pts.map(([f, p]) => (10 + 620 * f / maxf) + ',' + (110 - 100 * p)).join(' ');
   plot.innerHTML = '<line x1="10" y1="60" x2="630" y2="60" stroke="#ccc"/><polyline fill="none" stroke="#b00" points="' +
     xy + '"/><text x="10" y="12" font-size="10">P(fake) per frame</text>';
-  document.getElementById('crops').innerHTML = (j.crops || []).map(c => '<img src="' + c.image +
-    '" title="frame ' + c.frame + '">').join('');
+  const images = (list) => (list || []).map(c => '<img src="' + c.image + '" title="frame ' + c.frame + '">').join('');
+  document.getElementById('crops').innerHTML = images(j.crops);
+  document.getElementById('heatmaps').innerHTML = j.heatmaps ? '<p>Where the model looked (Grad-CAM):</p>' +
+    images(j.heatmaps) : '';
 });
 </script></body></html>
 '''

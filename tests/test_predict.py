@@ -92,3 +92,26 @@ def test_predict_real_dfdc_sample(checkpoint):
     results = predict(Detector(checkpoint, frames=8), [shared_data('dfdc_sample')], progress=False)
     assert sorted(r['name'] for r in results) == ['brtujopkby', 'lynaeydofd', 'widuwuoiur', 'yhffcuhhjy']
     assert all(r['faces'] >= 6 and r['error'] is None for r in results)
+
+
+def test_explain_heat_maps(checkpoint, demo_videos, tmp_path):
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    result = Detector(checkpoint, frames=6, explain=True).predict_video(video)
+    maps = result['_heatmaps']
+    assert len(maps) == 4 and all(image.shape == (32, 32, 3) and image.dtype.name == 'uint8' for _, image in maps)
+    from deepfake.predict import write_heatmaps
+    written = sorted(p.name for p in write_heatmaps([result], tmp_path / 'maps').iterdir())
+    assert written[0].startswith(video.stem) and len(written) == len({f for f, _ in maps})
+
+
+def test_predict_with_the_onnx_runtime(checkpoint, demo_videos, tmp_path, capsys):
+    pytest.importorskip('onnxruntime')
+    part = sorted(demo_videos.glob('dfdc_train_part_*'))[0]
+    assert main(['predict', str(checkpoint), str(part), '--out', str(tmp_path / 'torch.csv'), '--frames', '4']) == 0
+    assert main(['predict', str(checkpoint), str(part), '--out', str(tmp_path / 'onnx.csv'), '--frames', '4',
+                 '--runtime', 'onnx']) == 0
+    torch_scores, onnx_scores = pd.read_csv(tmp_path / 'torch.csv'), pd.read_csv(tmp_path / 'onnx.csv')
+    assert (torch_scores.label - onnx_scores.label).abs().max() <= 1e-4
+    assert main(['export', str(checkpoint), '--format', 'onnx', '--quantize', 'int8',
+                 '--out', str(tmp_path / 'm.int8.onnx')]) == 0
+    assert 'wrote' in capsys.readouterr().out and (tmp_path / 'm.int8.onnx.json').exists()
