@@ -176,13 +176,19 @@ def evaluate_parser(parser):
     parser.add_argument('--out', required=True, help='the report folder')
     parser.add_argument('--split_csv', help='evaluate only the validation videos of this split CSV (held-out groups)')
     parser.add_argument('--explain', action='store_true', help='Grad-CAM heat maps of the worst faces in the report')
+    parser.add_argument('--calibrate', action='store_true',
+                        help='fit a temperature on half of the groups, report its effect on the other half')
     return parser
 
 
 def run_evaluate(args):
     from .evaluate import evaluate
-    overall = evaluate(_detector(args, explain=args.explain), args.src, args.out, split_csv=args.split_csv)
+    overall = evaluate(_detector(args, explain=args.explain), args.src, args.out, split_csv=args.split_csv,
+                       calibrate=args.calibrate)
+    calibration = overall.pop('calibration', None)
     print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in overall.items()))
+    if calibration:
+        print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in calibration.items()))
     print(f'report: {Path(args.out) / "report.md"}')
     return 0
 

@@ -22,6 +22,17 @@ def checkpoint(demo_faces, tmp_path_factory):
     return out / 'm' / 'best.pth'
 
 
+def test_temperature_scaling_fixes_overconfidence():
+    import numpy as np
+    from deepfake.evaluate import apply_temperature, fit_temperature
+    from deepfake.trainer import log_loss
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(np.where(y == 1, 0.7, 0.3) + rng.normal(0, 0.35, 400), 0.01, 0.99)  # overconfident scores
+    t = fit_temperature(y, p)
+    assert t > 1 and log_loss(y, apply_temperature(p, t)) < log_loss(y, p)
+
+
 def test_confident_mean():
     assert confident_mean([0.9] * 12 + [0.3] * 8) == pytest.approx(0.9)  # enough confident fakes win
     assert confident_mean([0.1] * 19 + [0.9]) == pytest.approx(0.1)  # nearly all confidently real
@@ -69,9 +80,14 @@ def test_aggregation_options_and_clip(checkpoint, demo_videos):
 
 
 def test_evaluate_writes_the_report(checkpoint, demo_videos, tmp_path):
-    overall = evaluate(Detector(checkpoint, frames=6), [demo_videos], tmp_path / 'report', progress=False)
+    overall = evaluate(Detector(checkpoint, frames=6), [demo_videos], tmp_path / 'report', calibrate=True,
+                       progress=False)
     assert overall['videos'] == 12 and overall['fake'] == 6 and 0 <= overall['auc'] <= 1
+    c = overall['calibration']
+    assert c['temperature'] > 0 and c['fit_videos'] + c['held_videos'] == 12
+    assert c['held_log_loss_calibrated'] <= c['held_log_loss'] + 0.2  # fitted elsewhere: no promise, but sane
     report = (tmp_path / 'report' / 'report.md').read_text()
+    assert '## Calibration' in report
     assert '| videos | fakes | video AUC | frame AUC | log loss | accuracy |' in report
     for png in ['roc.png', 'reliability.png', 'scores.png', 'worst_faces.png']:
         assert (tmp_path / 'report' / png).stat().st_size > 1000 and f'({png})' in report
