@@ -115,10 +115,10 @@ class Detector:
         return float(np.clip(p, *self.clip)) if self.clip else p
 
     def faces(self, record):
-        "(frames read, faces) of one video-table row, or the VideoError that stopped it."
+        "(frames read, faces) of one video-table row, or the error that stopped it (as preprocess records them)."
         try:
             return extract_video(record, self.extractor, self.frames, self.interval)
-        except VideoError as e:
+        except (VideoError, OSError, ValueError, RuntimeError) as e:
             return e
 
     def result(self, record, extracted, seconds=0.0, keep_crops=None):
