@@ -73,6 +73,22 @@ def demo_faces(demo_videos, tmp_path_factory):
     return out
 
 
+def train_tiny(faces, out, model_name='resnet18'):
+    "A 1-epoch checkpoint of `model_name` on 32-pixel, 4-frame clips of `faces`; returns its best.pth."
+    from deepfake.args import parse_args
+    from deepfake.trainer import train
+    train(parse_args(['--root_dir', str(faces), '--save_model_path', str(out), '--exp_name', model_name,
+                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+                      '--model_name', model_name, '--hidden_size', '16', '--embed_dim', '32']))
+    return out / model_name / 'best.pth'
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(demo_faces, tmp_path_factory):
+    "A ResNet18+LSTM trained for one epoch on the demo faces."
+    return train_tiny(demo_faces, tmp_path_factory.mktemp('ck'))
+
+
 def shared_data(name):
     "A folder of ../shared/data, or a skip with the reason."
     path = SHARED_DATA / name

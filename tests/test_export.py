@@ -7,24 +7,16 @@ import torch
 
 pytest.importorskip('onnxruntime')
 
+from conftest import train_tiny  # noqa: E402
 from deepfake.export import (OnnxModel, TorchScriptModel, check_export, dataset_clips, export_model, export_path,
                              load_exported, onnx_int8, read_sidecar, sidecar_path)
 
 
-def train_tiny(faces, out, model_name):
-    from deepfake.args import parse_args
-    from deepfake.trainer import train
-    train(parse_args(['--root_dir', str(faces), '--save_model_path', str(out), '--exp_name', model_name,
-                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
-                      '--model_name', model_name, '--hidden_size', '16', '--embed_dim', '32']))
-    return out / model_name / 'best.pth'
-
-
 @pytest.fixture(scope='module')
-def checkpoints(demo_faces, tmp_path_factory):
+def checkpoints(demo_faces, tiny_checkpoint, tmp_path_factory):
     "1-epoch checkpoints of an RNN model (resnet18 + LSTM) and a frame model (mobilenet_v2, random init)."
-    out = tmp_path_factory.mktemp('export_ck')
-    return {name: train_tiny(demo_faces, out, name) for name in ('resnet18', 'mobilenet_v2')}
+    return {'resnet18': tiny_checkpoint,
+            'mobilenet_v2': train_tiny(demo_faces, tmp_path_factory.mktemp('export_ck'), 'mobilenet_v2')}
 
 
 @pytest.fixture(scope='module')

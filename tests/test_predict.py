@@ -5,21 +5,14 @@ import pandas as pd
 import pytest
 from conftest import noise_frames, shared_data, write_video
 
-from deepfake.args import parse_args
 from deepfake.cli import main
 from deepfake.evaluate import evaluate
 from deepfake.predict import Detector, confident_mean, predict, write_predictions
-from deepfake.trainer import train
 
 
-@pytest.fixture(scope='module')
-def checkpoint(demo_faces, tmp_path_factory):
-    "A ResNet18+LSTM trained for one epoch on the demo faces."
-    out = tmp_path_factory.mktemp('ck')
-    train(parse_args(['--root_dir', str(demo_faces), '--save_model_path', str(out), '--exp_name', 'm',
-                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32',
-                      '--video_len', '4', '--hidden_size', '16', '--embed_dim', '32']))
-    return out / 'm' / 'best.pth'
+@pytest.fixture
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_temperature_scaling_fixes_overconfidence():

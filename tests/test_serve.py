@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from deepfake.args import parse_args
 from deepfake.serve import sniff_video
-from deepfake.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,15 +23,10 @@ def free_port():
 
 
 @pytest.fixture(scope='module')
-def server(demo_faces, tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     "`deepfake serve` on a 1-epoch demo model, uploads capped at 2 MB, its temporary files in a folder we watch."
-    work = tmp_path_factory.mktemp('serve')
-    train(parse_args(['--root_dir', str(demo_faces), '--save_model_path', str(work), '--exp_name', 'm',
-                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32',
-                      '--video_len', '4', '--hidden_size', '16', '--embed_dim', '32']))
-    port, uploads = free_port(), work / 'uploads'
-    uploads.mkdir()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / 'deepfake'), 'serve', str(work / 'm'), '--port', str(port),
+    port, uploads = free_port(), tmp_path_factory.mktemp('uploads')
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'deepfake'), 'serve', str(tiny_checkpoint), '--port', str(port),
                              '--max_mb', '2', '--frames', '6', '--tmp_dir', str(uploads)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f'http://127.0.0.1:{port}'
