@@ -171,10 +171,9 @@ def _todo(table, out, shard, retry_errors):
     return todo.to_dict('records')
 
 
-def _run(todo, settings, out, frames, interval, workers):
-    "Yield the row of each video as it finishes."
+def _run(todo, extractor, settings, out, frames, interval, workers):
+    "Yield the row of each video as it finishes: in this process with `extractor`, or in `workers` processes."
     if workers <= 1:
-        extractor = FaceExtractor(**settings)
         for record in todo:
             yield process_video(record, extractor, out, frames, interval)
         return
@@ -191,11 +190,12 @@ def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, 
     for sub in ('clips', 'rows', '.tmp'):
         (out / sub).mkdir(parents=True, exist_ok=True)
     settings = dict(crop_size=crop_size, margin=margin, detect_size=detect_size, device=device)
-    check_settings(out, {**FaceExtractor(**settings).settings(), 'frames': frames, 'interval': interval})
+    extractor = FaceExtractor(**settings)
+    check_settings(out, {**extractor.settings(), 'frames': frames, 'interval': interval})
     todo = _todo(table, out, parse_shard(shard) if isinstance(shard, str) else shard, retry_errors)
     start = time.perf_counter()
     with tqdm(total=len(todo), unit='video', disable=not progress, desc='faces') as bar:
-        for row in _run(todo, settings, out, frames, interval, workers):
+        for row in _run(todo, extractor, settings, out, frames, interval, workers):
             bar.update()
             bar.set_postfix_str(f'{bar.n / (time.perf_counter() - start) * 60:.1f} videos/min, '
                                 f'{row["name"]}: {row["status"]}')
