@@ -20,6 +20,8 @@ def get_args_parser(add_help=True):
     data.add_argument('--video_len', type=int, default=16, help='frames per clip')
     data.add_argument('--batch_size', type=int, default=8)
     data.add_argument('--workers', type=int, default=2, help='data loading processes')
+    data.add_argument('--augment', default='full', choices=['full', 'light', 'none'],
+                      help='training clip augmentation: full, light (crop and flip only) or none')
     model = p.add_argument_group('model')
     model.add_argument('--model_name', default='resnet18', help='a name from `deepfake models`')
     model.add_argument('--num_classes', type=int, default=2, help='2: softmax over REAL/FAKE; 1: one sigmoid logit')

@@ -120,7 +120,8 @@ def build_dataloaders(args, device, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Train and validation DataLoaders over the packed clips, normalized with the model's `mean` and `std`."
     kw = dict(root_dir=args.root_dir, csv_file=args.csv_file, video_len=args.video_len, crop_size=args.crop_size,
               mean=mean, std=std)
-    train_ds, valid_ds = VideoDataset(split='train', **kw), VideoDataset(split='valid', **kw)
+    train_ds = VideoDataset(split='train', augment=getattr(args, 'augment', 'full'), **kw)  # older args lack it
+    valid_ds = VideoDataset(split='valid', **kw)
     if not len(train_ds) or not len(valid_ds):
         raise ValueError(f'{args.csv_file}: {len(train_ds)} training and {len(valid_ds)} validation videos')
     common = dict(bs=args.batch_size, num_workers=args.workers, device=device)

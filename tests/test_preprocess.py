@@ -29,6 +29,17 @@ def test_read_frames_one_pass(tmp_path):
     assert np.allclose(f.images.mean(axis=(1, 2, 3)), frames[f.indices].mean(axis=(1, 2, 3)), atol=4)
 
 
+def test_sparse_samples_skip_nonreference_frames():
+    "32 of 300 frames: the decoder skips non-reference frames; each sample is the same pixels a full decode gives."
+    path = shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4'
+    sparse = read_frames(path, frames=32)
+    offset = sparse.indices - sample_indices(sparse.n_frames, frames=32)
+    assert len(sparse.indices) == 32 and offset.min() >= 0 and offset.max() <= 2, offset
+    dense = read_frames(path, interval=1, max_frames=60)  # every frame: nothing skipped
+    early = sparse.indices < 60
+    assert np.array_equal(sparse.images[early], dense.images[sparse.indices[early]])
+
+
 @pytest.mark.parametrize('clockwise', [90, 270])
 def test_rotated_video_is_turned_upright(tmp_path, clockwise):
     frames = np.zeros((4, 32, 64, 3), np.uint8)

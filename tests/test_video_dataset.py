@@ -107,6 +107,18 @@ def test_each_training_step_draws_once_per_clip():
         assert (clip == clip[0]).all(), type(step).__name__
 
 
+def test_augmentation_levels(faces):
+    "light: crop and flip only; none: the evaluation resize even in training; an unknown level is named."
+    kinds = lambda t: [type(step).__name__ for step in t.transforms]
+    assert kinds(clip_transforms(48, train=True, augment='light')) == [
+        'RandomResizedCrop', 'RandomHorizontalFlip', 'ToDtype', 'Normalize']
+    assert kinds(clip_transforms(48, train=True, augment='none')) == kinds(clip_transforms(48))
+    assert 'JPEG' in kinds(VideoDataset(faces, split='train', video_len=4, crop_size=48).transforms)
+    assert 'JPEG' not in kinds(VideoDataset(faces, split='train', video_len=4, crop_size=48, augment='light').transforms)
+    with pytest.raises(ValueError, match="augment='heavy'"):
+        clip_transforms(48, train=True, augment='heavy')
+
+
 def test_two_draws_differ(faces):
     torch.manual_seed(0)
     ds = VideoDataset(faces, split='train', video_len=8, crop_size=48)
