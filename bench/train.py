@@ -1,0 +1,194 @@
+"""Training throughput: ResNet18+LSTM on 16-frame clips, in clips/s, three ways side by side in one run.
+
+    python bench/train.py [--sizes 112 224] [--batch_size 8] [--batches 6] [--videos 8]
+
+(a) the model alone: training steps on random clips already in memory, the ceiling. Measured plain (fp32, NCHW,
+    as the seed ran it) and with what the CPU allows: channels-last, bf16 autocast, both.
+(b) the library: `deepfake.trainer.train` (fastai Learner) on packed clips of real FF++ faces written by
+    `deepfake preprocess`: VideoDataset, its augmentation, 2 loader workers; `--amp` as the trainer sets it.
+(c) the seed's way, re-implemented here: one PIL JPEG per frame read from the face folders, per-frame torchvision
+    transforms, the CNN called once per time step, a plain PyTorch loop.
+Every column uses the same model settings, once with the backbone frozen (as the seed trained it) and once
+fine-tuned. Clips/s counts training batches after two warm-up batches, data loading included for (b) and (c).
+Prints one summary line at the end; fails only on a crash.
+"""
+import argparse
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from fastai.callback.core import Callback
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from deepfake.args import parse_args
+from deepfake.demo_data import make_demo_data
+from deepfake.models import create_model
+from deepfake.preprocess import preprocess
+from deepfake.sources import read_source
+from deepfake.trainer import train
+
+DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+T, WARMUP = 16, 2
+MODES = {'fp32': (False, False), 'channels_last': (True, False), 'bf16': (False, True), 'channels_last+bf16': (True, True)}
+
+
+def step_rate(model, batches, channels_last=False, bf16=False):
+    "Clips/s of optimizer steps of `model` over the (clips, labels) `batches` after WARMUP ones."
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    model.train()
+    for i, (x, y) in enumerate(batches):
+        if i == WARMUP:
+            start, clips = time.perf_counter(), 0
+        with torch.autocast('cpu', dtype=torch.bfloat16) if bf16 else nullcontext():
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        clips = clips + len(y) if i >= WARMUP else 0
+    return clips / (time.perf_counter() - start)
+
+
+def random_batches(n, batch_size, size):
+    "`n` batches of random clips and labels, made once: the ceiling reads nothing."
+    x, y = torch.randn(batch_size, T, 3, size, size), torch.randint(0, 2, (batch_size,))
+    return [(x, y)] * n
+
+
+class Throughput(Callback):
+    "Clips/s of the training batches after WARMUP ones: loading, augmentation and the step, as the Learner runs them."
+    order = 100
+
+    def before_epoch(self):
+        self.times, self.clips = [], []
+
+    def after_batch(self):
+        if self.training:
+            self.times.append(time.perf_counter())
+            self.clips.append(len(self.yb[0]))
+
+    @property
+    def rate(self):
+        return sum(self.clips[WARMUP + 1:]) / (self.times[-1] - self.times[WARMUP])
+
+
+def library_rate(faces, csv, size, freeze, batch_size, workers):
+    "(b): one epoch of the library's trainer over `csv`; clips/s of its training batches."
+    meter = Throughput()
+    args = parse_args(['--root_dir', str(faces), '--csv_file', str(csv), '--model_name', 'resnet18',
+                       '--crop_size', str(size), '--video_len', str(T), '--batch_size', str(batch_size),
+                       '--workers', str(workers), '--epochs', '1', '--log_interval', '0', '--device', 'cpu',
+                       '--save_model_path', str(faces / 'checkpoints'), '--exp_name', f'{size}_{freeze}',
+                       *(['--freeze_backbone'] if freeze else [])])
+    train(args, cbs=[meter])
+    return meter.rate
+
+
+class LoopedOverTime(nn.Module):
+    "The seed's forward pass: the CNN called once per time step, then the LSTM; same layers as the library's model."
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        m = self.model
+        with torch.no_grad() if m.frozen else nullcontext():
+            features = torch.stack([m.backbone(x[:, t]) for t in range(x.shape[1])], 1)
+        output, _ = m.rnn(m.embed(features))
+        return m.head(m.drop(output[:, -1]))
+
+    def train(self, mode=True):
+        self.model.train(mode)  # keeps a frozen body in eval mode, as in the library
+        return self
+
+
+class FrameFolders(Dataset):
+    "The seed's dataset: a folder of face JPEGs per video, T of them opened with PIL and transformed one by one."
+    def __init__(self, faces, videos, size):
+        self.folders = [faces / name for name in videos.name]
+        self.labels = (videos.label == 'FAKE').astype(int).tolist()
+        self.transform = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
+                                             transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+    def __len__(self):
+        return len(self.folders)
+
+    def __getitem__(self, i):
+        files = sorted(self.folders[i].glob('*.jpg'))
+        picks = [files[round(k * (len(files) - 1) / (T - 1))] for k in range(T)]
+        return torch.stack([self.transform(Image.open(f).convert('RGB')) for f in picks]), self.labels[i]
+
+
+def seed_rate(faces, videos, size, freeze, batch_size, workers):
+    "(c): the seed's loader and looped model in a plain loop; clips/s after WARMUP batches."
+    loader = DataLoader(FrameFolders(faces, videos, size), batch_size=batch_size, shuffle=True,
+                        num_workers=workers, drop_last=True)
+    model = LoopedOverTime(create_model('resnet18', freeze_backbone=freeze))
+    return step_rate(model, loader)
+
+
+def real_faces(out, videos):
+    "Packed 16-frame clips and face JPEGs of `videos` FF++ videos (the demo videos when FF++ is absent)."
+    if (DATA / 'ffpp_c23').is_dir():
+        table = read_source(DATA / 'ffpp_c23').sample(videos, random_state=0)
+    else:
+        print(f'{DATA / "ffpp_c23"} absent: using the synthetic demo videos')
+        table = read_source(make_demo_data(out / 'videos'))
+    index = preprocess(table, out, frames=T, crop_size=224, progress=False)
+    return index[index.status == 'ok']
+
+
+def training_table(ok, n_train):
+    "A split table that lists the preprocessed videos over and over, up to `n_train` training rows, plus 2 valid ones."
+    train_rows = ok.sample(n_train, replace=True, random_state=0).assign(is_valid=False)
+    return pd.concat([train_rows, ok.head(2).assign(is_valid=True)])[['name', 'label', 'is_valid']]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--sizes', type=int, nargs='+', default=[112, 224])
+    p.add_argument('--batch_size', type=int, default=8)
+    p.add_argument('--batches', type=int, default=6, help='timed batches per measure, after 2 warm-up ones')
+    p.add_argument('--videos', type=int, default=8, help='FF++ videos preprocessed for (b) and (c)')
+    p.add_argument('--workers', type=int, default=2)
+    args = p.parse_args()
+    n = args.batches + WARMUP
+    print(f'ResNet18+LSTM, {T} frames, batch {args.batch_size}, {args.batches} timed batches, '
+          f'{torch.get_num_threads()} torch threads')
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        faces = Path(tmp)
+        ok = real_faces(faces, args.videos)
+        table = training_table(ok, n * args.batch_size)
+        table.to_csv(faces / 'bench.csv', index=False)
+        for size in args.sizes:
+            for freeze in (True, False):
+                row = dict(size=size, backbone='frozen' if freeze else 'fine-tuned')
+                for mode, (channels_last, bf16) in MODES.items():
+                    torch.manual_seed(0)
+                    model = create_model('resnet18', freeze_backbone=freeze)
+                    row[f'a_{mode}'] = step_rate(model, random_batches(n, args.batch_size, size), channels_last, bf16)
+                row['b_library'] = library_rate(faces, faces / 'bench.csv', size, freeze, args.batch_size, args.workers)
+                row['c_seed'] = seed_rate(faces, table[~table.is_valid], size, freeze, args.batch_size, args.workers)
+                rows.append(row)
+                print(pd.DataFrame([row]).round(2).to_string(index=False), flush=True)
+    df = pd.DataFrame(rows)
+    df = df.assign(a_best=df.filter(like='a_').max(axis=1))
+    df = df.assign(b_over_a=df.b_library / df.a_best, b_over_c=df.b_library / df.c_seed)
+    print(df.round(2).to_markdown(index=False))
+    print('train: ' + '; '.join(
+        f'{r.size}px {r.backbone}: (a) {r.a_fp32:.1f} fp32, {r.a_best:.1f} best; (b) {r.b_library:.1f}; '
+        f'(c) {r.c_seed:.1f} clips/s; (b)/(a best) {r.b_over_a:.2f}, (b)/(c) {r.b_over_c:.2f}'
+        for r in df.itertuples()) + ' (target (b) >= 0.9 x (a))')
+
+
+if __name__ == '__main__':
+    main()
