@@ -98,6 +98,24 @@ def test_balance_loss_and_gru(demo_faces, tmp_path):
     assert pd.read_csv(tmp_path / 'gru' / 'metrics.csv').valid_loss.notna().all()
 
 
+def test_bf16_autocast_and_channels_last_on_cpu(demo_faces, tmp_path):
+    "--amp on a CPU trains under bf16 autocast (fastai's own is CUDA-only); metrics stay float32 and finite."
+    seen = []
+
+    class Spy(Callback):
+        order = 11  # after CPUAutocast entered its context
+
+        def before_batch(self):
+            seen.append(torch.is_autocast_enabled('cpu'))
+
+    learn = train(tiny_args(demo_faces, tmp_path, 'amp', '--epochs', '1', '--amp', '--channels_last'), cbs=[Spy()])
+    assert seen and all(seen) and not torch.is_autocast_enabled('cpu')
+    assert learn.model.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    metrics = pd.read_csv(tmp_path / 'amp' / 'metrics.csv')
+    assert np.isfinite(metrics[['train_loss', 'valid_loss', 'valid_logloss']].to_numpy()).all()
+    load_model(tmp_path / 'amp')  # a channels-last checkpoint loads into a plain model
+
+
 def test_mlflow_tracking(demo_faces, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train(tiny_args(demo_faces, tmp_path, 'tracked', '--epochs', '1', '--tracking', 'mlflow'))
