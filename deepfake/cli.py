@@ -23,6 +23,8 @@ def preprocess_parser(parser):
     parser.add_argument('--margin', type=float, default=0.3, help='margin around the face, relative to its size')
     parser.add_argument('--detect_size', type=int, default=640,
                         help='long side of the downscaled frame the detector sees, pixels')
+    parser.add_argument('--detect_every', type=int, default=4,
+                        help='run the detector on every k-th sampled frame (and the last), track in between')
     parser.add_argument('--workers', type=int, default=1, help='videos processed in parallel')
     parser.add_argument('--shard', help='i/n: process only the i-th of n fixed parts of the videos (0-based)')
     parser.add_argument('--retry_errors', action='store_true', help='redo videos that failed before')
@@ -36,7 +38,8 @@ def run_preprocess(args):
     table = read_sources(args.src, args.source)
     frames = None if args.interval else (args.frames or 32)
     index = preprocess(table, args.out, frames=frames, interval=args.interval, crop_size=args.crop_size,
-                       margin=args.margin, detect_size=args.detect_size, workers=args.workers,
+                       margin=args.margin, detect_size=args.detect_size, detect_every=args.detect_every,
+                       workers=args.workers,
                        shard=args.shard, retry_errors=args.retry_errors, device=args.device)
     print(index.groupby('status').agg(videos=('name', 'size'), faces=('faces', 'sum')).to_string())
     for row in index[index.status.isin(['error', 'missing'])].itertuples():

@@ -60,9 +60,8 @@ class Detector:
         self.frames, self.interval = (frames, None) if frames else (settings.get('frames'), settings.get('interval'))
         if not (self.frames or self.interval):
             self.frames = 32
-        self.extractor = FaceExtractor(**{k: settings[k] for k in ('crop_size', 'margin', 'detect_size', 'thresholds',
-                                                                      'min_face_size') if k in settings},
-                                       device=device)
+        keys = ('crop_size', 'margin', 'detect_size', 'detect_every', 'thresholds', 'min_face_size')
+        self.extractor = FaceExtractor(**{k: settings[k] for k in keys if k in settings}, device=device)
         self.transforms = clip_transforms(self.input_size, train=False, mean=self.model.mean, std=self.model.std)
 
     def track_clip(self, faces):

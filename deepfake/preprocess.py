@@ -183,13 +183,14 @@ def _run(todo, extractor, settings, out, frames, interval, workers):
         yield from pool.map(_work, todo)
 
 
-def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, detect_size=640,
+def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, detect_size=640, detect_every=4,
                workers=1, shard=None, retry_errors=False, device='cpu', progress=True):
     "Extract the faces of every video in `table` into `out`; returns the index (also in out/index.csv)."
     out = Path(out)
     for sub in ('clips', 'rows', '.tmp'):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    settings = dict(crop_size=crop_size, margin=margin, detect_size=detect_size, device=device)
+    settings = dict(crop_size=crop_size, margin=margin, detect_size=detect_size, detect_every=detect_every,
+                    device=device)
     extractor = FaceExtractor(**settings)
     check_settings(out, {**extractor.settings(), 'frames': frames, 'interval': interval})
     todo = _todo(table, out, parse_shard(shard) if isinstance(shard, str) else shard, retry_errors)

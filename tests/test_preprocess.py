@@ -8,7 +8,7 @@ import pytest
 from conftest import face_frames, noise_frames, set_rotation, shared_data, write_video
 
 from deepfake.cli import main
-from deepfake.faces import FaceExtractor, assign_tracks, crop_face
+from deepfake.faces import FaceExtractor, assign_tracks, box_iou, crop_face
 from deepfake.preprocess import parse_shard, preprocess
 from deepfake.sources import read_source, read_sources
 from deepfake.video_io import VideoError, read_frames, sample_indices
@@ -64,6 +64,18 @@ def test_bad_files_raise_with_path_and_reason(tmp_path):
         with pytest.raises(VideoError, match=reason) as e:
             read_frames(path, frames=8)
         assert str(path) in str(e.value)
+
+
+def test_detect_on_few_frames_and_track_between():
+    "On a real 1080p clip MTCNN runs on 9 of 32 frames; the interpolated boxes match detection on every frame."
+    images = read_frames(shared_data('dfdc_sample') / 'dfdc_train_part_10' / 'widuwuoiur.mp4', frames=32).images
+    few, calls = FaceExtractor(), []
+    detect_all = few.detect_all
+    few.detect_all = lambda batch: calls.append(len(batch)) or detect_all(batch)
+    boxes, _ = few.detect(images)
+    every, _ = FaceExtractor(detect_every=1).detect(images)
+    assert calls == [9] and [len(b) for b in boxes] == [len(b) for b in every] == [1] * 32
+    assert all(box_iou(a, b)[0, 0] >= 0.7 for a, b in zip(boxes, every))
 
 
 def test_crop_is_square_with_margin_and_padded():
