@@ -65,11 +65,15 @@ def random_batches(n, batch_size, size):
 
 
 class Throughput(Callback):
-    "Clips/s of the training batches after WARMUP ones: loading, augmentation and the step, as the Learner runs them."
+    "Clips/s of the training batches after WARMUP ones, as the Learner runs them, and the share spent waiting for data."
     order = 100
 
     def before_epoch(self):
-        self.times, self.clips = [], []
+        self.starts, self.times, self.clips = [], [], []
+
+    def before_batch(self):
+        if self.training:
+            self.starts.append(time.perf_counter())  # the batch has arrived from the loader
 
     def after_batch(self):
         if self.training:
@@ -79,6 +83,12 @@ class Throughput(Callback):
     @property
     def rate(self):
         return sum(self.clips[WARMUP + 1:]) / (self.times[-1] - self.times[WARMUP])
+
+    @property
+    def data_wait(self):
+        "Share of the timed span the training loop spent waiting for the next batch."
+        waits = [start - end for start, end in zip(self.starts[WARMUP + 1:], self.times[WARMUP:])]
+        return sum(waits) / (self.times[-1] - self.times[WARMUP])
 
 
 def library_rate(faces, csv, size, freeze, batch_size, workers, mode):
@@ -92,7 +102,7 @@ def library_rate(faces, csv, size, freeze, batch_size, workers, mode):
                        '--channels_last' if channels_last else '--no-channels_last', '--amp' if bf16 else '--no-amp',
                        *(['--freeze_backbone'] if freeze else [])])
     train(args, cbs=[meter])
-    return meter.rate
+    return meter.rate, meter.data_wait
 
 
 class LoopedOverTime(nn.Module):
@@ -180,8 +190,8 @@ def main():
                     model = create_model('resnet18', freeze_backbone=freeze)
                     row[f'a_{mode}'] = step_rate(model, random_batches(n, args.batch_size, size), channels_last, bf16)
                 row['mode'] = max(MODES, key=lambda m: row[f'a_{m}'])  # (b) runs with the trainer flags of (a)'s best
-                row['b_library'] = library_rate(faces, faces / 'bench.csv', size, freeze, args.batch_size,
-                                                args.workers, row['mode'])
+                row['b_library'], row['b_data_wait'] = library_rate(faces, faces / 'bench.csv', size, freeze,
+                                                                    args.batch_size, args.workers, row['mode'])
                 row['c_seed'] = seed_rate(faces, table[~table.is_valid], size, freeze, args.batch_size, args.workers)
                 rows.append(row)
                 print(pd.DataFrame([row]).round(2).to_string(index=False), flush=True)
@@ -191,7 +201,8 @@ def main():
     print(df.round(2).to_markdown(index=False))
     print('train: ' + '; '.join(
         f'{r.size}px {r.backbone}: (a) {r.a_fp32:.1f} fp32, {r.a_best:.1f} {r.mode}; (b) {r.b_library:.1f}; '
-        f'(c) {r.c_seed:.1f} clips/s; (b)/(a best) {r.b_over_a:.2f}, (b)/(c) {r.b_over_c:.2f}'
+        f'(c) {r.c_seed:.1f} clips/s; (b)/(a best) {r.b_over_a:.2f} ({r.b_data_wait:.0%} waiting for data), '
+        f'(b)/(c) {r.b_over_c:.2f}'
         for r in df.itertuples()) + ' (target (b) >= 0.9 x (a))')
 
 
