@@ -33,6 +33,9 @@ test: install
 # Speed and quality figures on ../shared/data (see BENCHMARKS.md); each bench prints one summary line.
 bench: install
 	$(PY) bench/preprocess.py
+	$(PY) bench/train.py
+	$(PY) bench/predict.py
+	bench/quality.sh
 
 export: install
 	$(PY) nbs/notebook2script.py

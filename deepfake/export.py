@@ -201,7 +201,9 @@ def dataset_clips(root_dir, runtime, csv_file='videos_df.csv', split='all'):
 
 def check_export(checkpoint, exported, clips, labels=None):
     """Max abs differences of P(FAKE) (video, frame) and video logits between the PyTorch model of
-    `checkpoint` and `exported` (a path or runtime) on `clips`; with `labels`, both AUCs and their change."""
+    `checkpoint` and `exported` (a path or runtime) on `clips`; with `labels`, both AUCs, their change, and the
+    largest change those differences allow (`max_auc_change`: the share of real/fake pairs whose PyTorch scores lie
+    within twice `max_prob_diff`, the only pairs that can swap)."""
     model, _ = load_model(checkpoint)
     runtime = load_exported(exported) if isinstance(exported, (str, Path)) else exported
     with torch.no_grad():
@@ -214,4 +216,7 @@ def check_export(checkpoint, exported, clips, labels=None):
     if labels is not None:
         res.update(auc_torch=auc(labels, p_ref.numpy()), auc_exported=auc(labels, p.numpy()))
         res['auc_change'] = res['auc_exported'] - res['auc_torch']
+        y, q = np.asarray(labels), p_ref.numpy()
+        gaps = np.abs(q[y == 1][:, None] - q[y == 0][None, :])
+        res['max_auc_change'] = float((gaps <= 2 * res['max_prob_diff']).mean()) if gaps.size else 0.0
     return res

@@ -179,7 +179,8 @@ def zero_head(linear):
 def timm_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False):
     "timm's image classifier `arch` as a `FrameClassifier`, with timm's normalization for it."
     net = timm_backbone(arch, pretrained, num_classes=num_classes, drop_rate=dropout)
-    zero_head(net.get_classifier())
+    if not (pretrained and num_classes == net.pretrained_cfg.get('num_classes')):
+        zero_head(net.get_classifier())  # a new head; ImageNet's own (1000 classes) stays as loaded
     cfg = net.pretrained_cfg
     model = FrameClassifier(net, head=cfg['classifier'], freeze_backbone=freeze_backbone, mean=cfg['mean'], std=cfg['std'])
     return load_backbone(model, weights) if weights else model
