@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=${1:-bench/out/quality}
 BIN=.venv/bin
-# The best recipe found within 30 minutes of training on 2 CPU cores (see BENCHMARKS.md for the ones tried).
+# The recipe recorded in BENCHMARKS.md (4 minutes of training on 2 CPU cores; the other recipes tried are listed there:
+# none got far past chance on 70 training videos).
 RECIPE=${RECIPE:---model_name efficientnet_lite0 --pretrained --crop_size 160 --video_len 8 --batch_size 8 --epochs 6 --lr 1e-3}
 
 for d in ffpp_c23 dfdc_sample; do
