@@ -120,8 +120,7 @@ def build_dataloaders(args, device, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Train and validation DataLoaders over the packed clips, normalized with the model's `mean` and `std`."
     kw = dict(root_dir=args.root_dir, csv_file=args.csv_file, video_len=args.video_len, crop_size=args.crop_size,
               mean=mean, std=std)
-    train_ds = VideoDataset(split='train', augment=getattr(args, 'augment', 'full'), **kw)  # older args lack it
-    valid_ds = VideoDataset(split='valid', **kw)
+    train_ds, valid_ds = VideoDataset(split='train', augment=args.augment, **kw), VideoDataset(split='valid', **kw)
     if not len(train_ds) or not len(valid_ds):
         raise ValueError(f'{args.csv_file}: {len(train_ds)} training and {len(valid_ds)} validation videos')
     common = dict(bs=args.batch_size, num_workers=args.workers, device=device)
@@ -394,7 +393,7 @@ def experiment_dir(args):
 
 def _resume_state(args):
     ckpt = load_checkpoint(args.resume)
-    resumed = dict(ckpt['args'])
+    resumed = {**vars(parse_args([])), **ckpt['args']}  # options added since the run began take their defaults
     for keep in ('workers', 'device', 'tracking'):  # how to run, not what to run, may change
         resumed[keep] = getattr(args, keep)
     resumed['resume'] = args.resume
@@ -411,7 +410,7 @@ def train(args=None, cbs=()):
     device = pick_device(args.device)
     set_seed(args.seed)
     model = create_model(args.model_name, pretrained=args.pretrained, weights=args.weights, **model_kwargs(args))
-    if getattr(args, 'channels_last', False):
+    if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     dls = build_dataloaders(args, device, model.mean, model.std)
     weights = class_weights(dls.train.dataset.labels) if args.balance_loss else None

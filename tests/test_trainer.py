@@ -116,6 +116,19 @@ def test_bf16_autocast_and_channels_last_on_cpu(demo_faces, tmp_path):
     load_model(tmp_path / 'amp')  # a channels-last checkpoint loads into a plain model
 
 
+def test_resume_a_run_from_before_newer_options(demo_faces, tmp_path):
+    "A checkpoint written before --augment and --channels_last existed resumes with their defaults."
+    train(tiny_args(demo_faces, tmp_path, 'old', '--epochs', '1'))
+    last = tmp_path / 'old' / 'last.pth'
+    ckpt = torch.load(last, weights_only=True)
+    for newer in ('augment', 'channels_last'):
+        del ckpt['args'][newer]
+    torch.save(ckpt, last)
+    train(parse_args(['--resume', str(tmp_path / 'old')]))
+    resumed = json.loads((tmp_path / 'old' / 'args.json').read_text())
+    assert resumed['augment'] == 'full' and resumed['channels_last'] is True
+
+
 def test_mlflow_tracking(demo_faces, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train(tiny_args(demo_faces, tmp_path, 'tracked', '--epochs', '1', '--tracking', 'mlflow'))
