@@ -115,6 +115,8 @@ class Detector:
 
     def faces(self, record):
         "(frames read, faces) of one video-table row, or the error that stopped it (as preprocess records them)."
+        if record.get('status') == 'error':  # refused by the reader (an unsafe name or path): never opened
+            return VideoError(record['error'])
         try:
             return extract_video(record, self.extractor, self.frames, self.interval)
         except (VideoError, OSError, ValueError, RuntimeError) as e:

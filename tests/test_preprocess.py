@@ -123,7 +123,7 @@ def test_preprocess_records_every_outcome(mixed_folder, tmp_path):
     assert index.frames['face'] == 6 and index.faces['face'] >= 5
     clip = np.load(out / 'clips' / 'face.npy', mmap_mode='r')
     assert clip.dtype == np.uint8 and clip.shape[1:] == (32, 32, 3) and clip.shape[0] >= 5
-    assert sorted(os.listdir(out / 'face'))[0] == '0_00000.jpg'
+    assert sorted(os.listdir(out / 'crops' / 'face'))[0] == '0_00000.jpg'
     assert not (out / 'clips' / 'noface.npy').exists() and not (out / '.tmp').exists()
     on_disk = pd.read_csv(out / 'index.csv')
     assert list(on_disk.columns[:13]) == ['name', 'path', 'label', 'original', 'group', 'source', 'method',

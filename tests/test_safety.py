@@ -1,0 +1,149 @@
+"""The hostile suite: names from data never reach outside the folders given, a command deletes only what it made,
+nothing is replaced without being asked, and concurrent runs neither race nor orphan processes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from conftest import face_frames, write_video
+from hypothesis import given, settings, strategies as st
+
+from deepfake.cli import main
+from deepfake.files import TMP_PREFIX, UnsafeName, check_name
+from deepfake.preprocess import preprocess
+from deepfake.sources import read_source, read_sources
+
+ROOT = Path(__file__).resolve().parents[1]
+DEEPFAKE = [sys.executable, '-c', 'import sys; from deepfake.cli import main; sys.exit(main())']
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+    "One small video with a face."
+    return write_video(tmp_path_factory.mktemp('clip') / 'face.mp4', face_frames(6))
+
+
+def sentinels(*folders):
+    "A file of the user's in each folder, to check that it survives."
+    files = []
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        files.append(folder / 'mine.txt')
+        files[-1].write_text('keep')
+    return files
+
+
+def test_dot_named_videos_delete_nothing(clip, tmp_path, capsys):
+    "`..mp4` once deleted --out, `...mp4` the folder above it: now both are error rows and nothing is lost."
+    src, out = tmp_path / 'work' / 'src', tmp_path / 'work' / 'out'
+    for name in ['..mp4', '...mp4', 'good.mp4']:
+        (src / 'real').mkdir(parents=True, exist_ok=True)
+        (src / 'real' / name).write_bytes(clip.read_bytes())
+    kept = sentinels(out, out.parent, tmp_path)
+    assert main(['preprocess', str(src), '--out', str(out), '--frames', '2']) == 0
+    assert all(f.read_text() == 'keep' for f in kept)
+    index = pd.read_csv(out / 'index.csv', dtype={'name': str}, keep_default_na=False).set_index('name')
+    assert index.status.to_dict() == {'..': 'error', '.': 'error', 'good': 'ok'}
+    assert 'unsafe video name' in index.error['.'] and 'unsafe video name' in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ['.index.lock', 'clips', 'crops', 'index.csv', 'mine.txt',
+                                                     'preprocess.json', 'rows']
+
+
+def test_metadata_keys_and_symlinks_stay_inside_the_root(clip, tmp_path):
+    "A DFDC key that climbs out or is absolute, and a symlink to a file outside, are refused, not read."
+    root, secret = tmp_path / 'dfdc', tmp_path / 'secret'
+    secret.mkdir()
+    (secret / 'outside.mp4').write_bytes(clip.read_bytes())
+    part = root / 'dfdc_train_part_0'
+    part.mkdir(parents=True)
+    (part / 'inside.mp4').write_bytes(clip.read_bytes())
+    (part / 'link.mp4').symlink_to(secret / 'outside.mp4')
+    meta = {'inside.mp4': {'label': 'REAL'}, '../../secret/outside.mp4': {'label': 'FAKE'},
+            str(secret / 'outside.mp4'): {'label': 'FAKE'}, 'link.mp4': {'label': 'FAKE'}}
+    (part / 'metadata.json').write_text(json.dumps(meta))
+    table = read_source(root)
+    by_status = table.groupby('status').name.apply(sorted).to_dict()
+    assert by_status == {'': ['inside'], 'error': ['link', 'outside', 'outside']}  # the link's name is fine, its target not
+    assert all('unsafe file name' in e or 'unsafe video path' in e for e in table.error.dropna())
+    folders = tmp_path / 'folders' / 'fake'
+    folders.mkdir(parents=True)
+    (folders / 'link.mp4').symlink_to(secret / 'outside.mp4')
+    assert 'outside' in read_source(tmp_path / 'folders').error[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list('.a- é')), min_size=1, max_size=5), min_size=1, max_size=4,
+                unique=True))
+def test_any_file_name_is_a_safe_name_or_an_error_row(tmp_path_factory, stems):
+    "Whatever the file names on disk, each row's name is safe to join to --out, or the row is an error."
+    real = tmp_path_factory.mktemp('names') / 'real'
+    real.mkdir()
+    for stem in stems:
+        (real / f'{stem}.mp4').write_bytes(b'')
+    for row in read_source(real.parent).to_dict('records'):
+        if row['status'] != 'error':
+            assert (Path('/out') / check_name(row['name'])).parent == Path('/out')
+        else:
+            with pytest.raises(UnsafeName):
+                check_name(row['name'])
+
+
+def test_a_restart_removes_only_its_own_leftovers(clip, tmp_path):
+    "A killed run's private folder goes; the user's files in --out, and in a video's crops folder, stay."
+    src, out = tmp_path / 'src', tmp_path / 'out'
+    src.mkdir()
+    (src / 'a.mp4').write_bytes(clip.read_bytes())
+    index = preprocess(read_sources([src]), out, frames=4, crop_size=32, progress=False)
+    assert index.status.tolist() == ['ok']
+    dead = out / '.tmp' / 'run-0123456789ab'  # what a kill -9 mid-video leaves
+    (dead / 'tmpxyz' / 'crops').mkdir(parents=True)
+    (out / 'rows' / 'a.json').unlink()  # so the video is done again
+    kept = sentinels(out, out / 'crops' / 'a', out / '.tmp')
+    preprocess(read_sources([src]), out, frames=4, crop_size=32, progress=False)
+    assert not dead.exists() and all(f.read_text() == 'keep' for f in kept)
+    assert sorted(p.name for p in (out / 'crops' / 'a').iterdir())[-1] == 'mine.txt'
+
+
+def test_two_shards_at_once_give_one_complete_index(clip, tmp_path):
+    "Two processes, shards 0/2 and 1/2 into one --out: whichever finishes last writes every row."
+    src, out = tmp_path / 'src', tmp_path / 'out'
+    src.mkdir()
+    for k in range(6):
+        (src / f'v{k}.mp4').write_bytes(clip.read_bytes())
+    runs = [subprocess.Popen([*DEEPFAKE, 'preprocess', str(src), '--out', str(out), '--frames', '2', '--shard',
+                              f'{i}/2'], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+    assert [r.wait(timeout=300) for r in runs] == [0, 0], [r.stderr.read()[-2000:] for r in runs]
+    index = pd.read_csv(out / 'index.csv')
+    assert index.status.tolist() == ['ok'] * 6 and len(list((out / 'clips').iterdir())) == 6
+
+
+def test_kill_9_leaves_no_orphan_workers(tmp_path):
+    "Workers die with their parent: a kill -9 of `preprocess --workers 2` mid-video leaves no process behind."
+    src = tmp_path / 'src'
+    long = write_video(src / 'v0.mp4', face_frames(300))  # about 10 s of detection on every frame
+    for k in range(1, 4):
+        (src / f'v{k}.mp4').write_bytes(long.read_bytes())
+    run = subprocess.Popen([*DEEPFAKE, 'preprocess', str(src), '--out', str(tmp_path / 'out'), '--workers', '2',
+                            '--frames', '300', '--detect_every', '1'], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    parent, out = psutil.Process(run.pid), tmp_path / 'out'
+    deadline = time.time() + 120
+    while not list(out.glob('.tmp/run-*/tmp*')) and time.time() < deadline:  # a worker has begun a video
+        time.sleep(0.2)
+    workers = [p for p in parent.children(recursive=True) if 'spawn_main' in ' '.join(p.cmdline())]
+    assert len(workers) == 2, 'the workers did not start'
+    time.sleep(1)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    time.sleep(3)
+    alive = [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for p in alive:
+        p.kill()
+    assert not alive, f'orphans: {alive}'
