@@ -24,7 +24,7 @@ demo: install
 	$(VENV)/bin/deepfake preprocess demo/videos --out demo/faces --frames 16
 	$(VENV)/bin/deepfake split demo/faces --valid_frac 0.25
 	$(VENV)/bin/deepfake weights install
-	$(PY) train.py --root_dir demo/faces --model_name mobilenet_v2 --pretrained --epochs 5 --batch_size 4 --exp_name demo
+	$(PY) train.py --root_dir demo/faces --model_name mobilenet_v2 --pretrained --epochs 5 --batch_size 4 --exp_name demo --overwrite
 
 test: install
 	$(PY) nbs/notebook2script.py --check

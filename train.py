@@ -2,14 +2,16 @@
 
 Also runs under `torchrun --nproc_per_node N train.py ...` (distributed data parallel).
 """
+import sys
+
 from args import parse_args
-from trainer import train
+from deepfake.cli import guarded, run_train
 
 
 def main(argv=None):
-    learn = train(parse_args(argv))
-    print(f'checkpoints and metrics.csv in {learn.exp_dir}')
+    "Train; returns the exit code (2 with one line on stderr for input the user can mend)."
+    return guarded('train.py', run_train, parse_args(argv))
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""The trainer (thin entry point): the code lives in deepfake.trainer (nbs/02_train.ipynb)."""
-from deepfake.trainer import load_model, train
+"""The trainer (thin entry point): the code lives in deepfake.trainer (nbs/02d_train.ipynb)."""
+from deepfake.checkpoints import load_model
+from deepfake.trainer import train
 
 __all__ = ['train', 'load_model']

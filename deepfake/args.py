@@ -14,7 +14,7 @@ def get_args_parser(add_help=True):
     data = p.add_argument_group('data')
     data.add_argument('--dataset', default='video', choices=['video'], help='clips of face crops (T frames)')
     data.add_argument('--root_dir', default=None,
-                      help='faces folder written by `deepfake preprocess` (default: the demo data, made on first use)')
+                      help='faces folder written by `deepfake preprocess` and `deepfake split` (required)')
     data.add_argument('--csv_file', default='videos_df.csv', help='split CSV, relative to root_dir or absolute')
     data.add_argument('--crop_size', type=int, default=112, help='side of the frames fed to the model, pixels')
     data.add_argument('--video_len', type=int, default=16, help='frames per clip')
@@ -46,7 +46,9 @@ def get_args_parser(add_help=True):
     out = p.add_argument_group('output')
     out.add_argument('--save_model_path', default='checkpoints', help='folder of the experiments')
     out.add_argument('--exp_name', default=None, help='experiment folder name (default: model_name and time)')
-    out.add_argument('--resume', default=None, help='an experiment folder or checkpoint to continue from')
+    out.add_argument('--resume', default=None, help='an experiment folder (its last.pth) or checkpoint to continue from')
+    out.add_argument('--overwrite', action='store_true',
+                     help="replace the earlier run in the experiment folder (its own files; others stay)")
     out.add_argument('--log_interval', type=int, default=10, help='print the training loss every N batches (0: never)')
     out.add_argument('--tracking', default='none', choices=['none', 'mlflow'], help='also log to ./mlruns')
     return p

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_curve
 
 from .predict import predict_table, write_predictions
 from .sources import read_sources
-from .trainer import LOGLOSS_EPS, auc, log_loss
+from .metrics import LOGLOSS_EPS, auc, log_loss
 from .video_dataset import LABELS
 
 # %% ../nbs/05_evaluate.ipynb c9d7ff12

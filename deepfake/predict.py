@@ -15,9 +15,11 @@ import pandas as pd
 import torch
 
 from .faces import FaceExtractor
+from .models import pick_device
 from .preprocess import extract_video
 from .sources import read_sources
-from .trainer import fake_probability, load_model
+from .checkpoints import load_model
+from .metrics import fake_probability
 from .video_dataset import LABELS, clip_transforms, frame_indices
 from .video_io import VideoError
 
@@ -39,11 +41,11 @@ def confident_mean(scores, threshold=0.8):
 class Detector:
     "A trained checkpoint plus the face pipeline it was trained with: videos in, P(FAKE) out."
 
-    def __init__(self, checkpoint, frames=None, aggregate='confident', clip=(0.01, 0.99), device='cpu',
+    def __init__(self, checkpoint, frames=None, aggregate='confident', clip=(0.01, 0.99), device='auto',
                  explain=False):
         if aggregate not in AGGREGATES:
             raise ValueError(f'aggregate={aggregate!r}: choose one of {AGGREGATES}')
-        self.device, self.aggregate, self.clip, self.explain = torch.device(device), aggregate, clip, explain
+        self.device, self.aggregate, self.clip, self.explain = pick_device(device), aggregate, clip, explain
         if str(checkpoint).endswith(('.onnx', '.pt')):  # an export (deepfake export): no PyTorch checkpoint needed
             from .export import load_exported
             self.model = load_exported(checkpoint)
@@ -51,7 +53,7 @@ class Detector:
             self.runtime = 'onnx' if str(checkpoint).endswith('.onnx') else 'torchscript'
         else:
             self.model, ckpt = load_model(checkpoint)
-            self.model.to(device)
+            self.model.to(self.device)
             meta, settings = dict(ckpt['args']), dict(ckpt.get('preprocess') or {})
             self.runtime = 'torch'
         self.model_name, self.video_len, self.input_size = meta['model_name'], meta['video_len'], meta['crop_size']
@@ -61,7 +63,7 @@ class Detector:
         if not (self.frames or self.interval):
             self.frames = 32
         keys = ('crop_size', 'margin', 'detect_size', 'detect_every', 'thresholds', 'min_face_size')
-        self.extractor = FaceExtractor(**{k: settings[k] for k in keys if k in settings}, device=device)
+        self.extractor = FaceExtractor(**{k: settings[k] for k in keys if k in settings}, device=self.device)
         self.transforms = clip_transforms(self.input_size, train=False, mean=self.model.mean, std=self.model.std)
 
     def track_clip(self, faces):

