@@ -1,6 +1,6 @@
 """Inference latency: one 10-s 1080p DFDC clip end to end (decode -> faces -> model -> score), and a folder's throughput.
 
-    python bench/predict.py [--checkpoint CK] [--model_name efficientnet_lite0 --crop_size 160 --video_len 8]
+    python bench/predict.py [--checkpoint CK] [--model_name efficientnet_lite0 --input_size 160 --video_len 8]
                             [--frames 32] [--repeat 3] [--ffpp 8]
 
 Without `--checkpoint` the model is random-initialized: the weights do not change the time. The latency is the
@@ -28,9 +28,9 @@ DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 CLIP = DATA / 'dfdc_sample' / 'dfdc_train_part_0' / 'brtujopkby.mp4'  # 1920×1080, 300 frames
 
 
-def random_checkpoint(folder, model_name, crop_size, video_len, frames):
+def random_checkpoint(folder, model_name, input_size, video_len, frames):
     "A checkpoint of a random-initialized model, with the preprocessing settings the detector reads."
-    args = parse_args(['--model_name', model_name, '--crop_size', str(crop_size), '--video_len', str(video_len)])
+    args = parse_args(['--model_name', model_name, '--input_size', str(input_size), '--video_len', str(video_len)])
     model = create_model(model_name)
     path = Path(folder) / 'random.pth'
     torch.save(dict(model=model.state_dict(), args=vars(args), epoch=0, metrics=[],
@@ -53,7 +53,7 @@ def latency(detector, record, repeat):
         result, model = timed(detector.result, record, extracted)
         _, total = timed(predict_table, detector, pd.DataFrame([record]), False)
         if i:  # the first run warms up
-            runs.append(dict(total=total, decode=decode, faces=faces - decode, model=model, score=result['fake_probability']))
+            runs.append(dict(total=total, decode=decode, faces=faces - decode, model=model, score=result.fake_probability))
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
@@ -61,7 +61,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--checkpoint', default=None, help='a trained checkpoint (default: a random-initialized model)')
     p.add_argument('--model_name', default='efficientnet_lite0')
-    p.add_argument('--crop_size', type=int, default=160)
+    p.add_argument('--input_size', type=int, default=160)
     p.add_argument('--video_len', type=int, default=8)
     p.add_argument('--frames', type=int, default=32, help='frames sampled per video')
     p.add_argument('--repeat', type=int, default=3)
@@ -71,7 +71,7 @@ def main():
         print(f'predict: {CLIP} is absent, nothing to measure')
         return
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = args.checkpoint or random_checkpoint(tmp, args.model_name, args.crop_size, args.video_len,
+        checkpoint = args.checkpoint or random_checkpoint(tmp, args.model_name, args.input_size, args.video_len,
                                                           args.frames)
         detector = Detector(checkpoint, frames=args.frames)
         print(f'{detector.model_name} at {detector.input_size} px, {detector.video_len} frames a clip, '
@@ -86,7 +86,7 @@ def main():
         if args.ffpp and (DATA / 'ffpp_c23').is_dir():
             table = pd.concat([table, read_source(DATA / 'ffpp_c23').sample(args.ffpp, random_state=0)])
         results, seconds = timed(predict_table, detector, table, False)
-        errors = sum(r['error'] is not None for r in results)
+        errors = sum(not r.scored for r in results)
     print(f'predict: one 10-s 1080p clip {one["total"]:.2f} s end to end (target <= 2 s; decode {one["decode"]:.2f}, '
           f'faces {one["faces"]:.2f}, model {one["model"]:.2f}); folder of {len(results)} videos '
           f'{seconds / len(results):.2f} s/video, {60 * len(results) / seconds:.1f} videos/min, {errors} errors')

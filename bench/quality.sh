@@ -4,7 +4,7 @@
 # sample as an out-of-domain check. Prints one summary line at the end; fails only on a crash.
 #
 #   bench/quality.sh [OUT]        (default bench/out/quality; preprocessing there resumes, training starts over)
-#   RECIPE="--model_name mobilenet_v2 --pretrained ..." bench/quality.sh   to try another recipe
+#   RECIPE=recipes/other.yaml bench/quality.sh   to try another recipe file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -12,7 +12,7 @@ OUT=${1:-bench/out/quality}
 BIN=.venv/bin
 # The recipe recorded in BENCHMARKS.md (4 minutes of training on 2 CPU cores; the other recipes tried are listed there:
 # none got far past chance on 70 training videos).
-RECIPE=${RECIPE:---model_name efficientnet_lite0 --pretrained --crop_size 160 --video_len 8 --batch_size 8 --epochs 6 --lr 1e-3}
+RECIPE=${RECIPE:-recipes/ffpp_lite0_clip.yaml}
 
 for d in ffpp_c23 dfdc_sample; do
   if [ ! -d "$DATA/$d" ]; then echo "quality: $DATA/$d is absent, nothing to measure"; exit 0; fi
@@ -21,10 +21,9 @@ mkdir -p "$OUT"
 $BIN/deepfake preprocess "$DATA/ffpp_c23" --out "$OUT/faces" --frames 32 --workers 2
 $BIN/deepfake split "$OUT/faces" --valid_frac 0.25 --seed 0   # seed 0: 24 held-out videos in whole groups
 $BIN/deepfake weights install
-rm -rf "$OUT/model"
 start=$(date +%s)
-# shellcheck disable=SC2086  # RECIPE is a list of options
-$BIN/python train.py --root_dir "$OUT/faces" $RECIPE --save_model_path "$OUT" --exp_name model --log_interval 0
+$BIN/python train.py -c "$RECIPE" --root_dir "$OUT/faces" --save_model_path "$OUT" --exp_name model --overwrite \
+  --log_interval 0
 train_min=$(( ($(date +%s) - start + 59) / 60 ))
 $BIN/deepfake evaluate "$OUT/model" "$DATA/ffpp_c23" --split_csv "$OUT/faces/videos_df.csv" --out "$OUT/report_ffpp" \
   | tee "$OUT/ffpp.txt"

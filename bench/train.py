@@ -96,7 +96,7 @@ def library_rate(faces, csv, size, freeze, batch_size, workers, mode):
     channels_last, bf16 = MODES[mode]
     meter = Throughput()
     args = parse_args(['--root_dir', str(faces), '--csv_file', str(csv), '--model_name', 'resnet18',
-                       '--crop_size', str(size), '--video_len', str(T), '--batch_size', str(batch_size),
+                       '--input_size', str(size), '--video_len', str(T), '--batch_size', str(batch_size),
                        '--workers', str(workers), '--epochs', '1', '--log_interval', '0', '--device', 'cpu',
                        '--save_model_path', str(faces / 'checkpoints'), '--exp_name', f'{size}_{freeze}',
                        '--channels_last' if channels_last else '--no-channels_last', '--amp' if bf16 else '--no-amp',
@@ -155,7 +155,7 @@ def real_faces(out, videos):
     else:
         print(f'{DATA / "ffpp_c23"} absent: using the synthetic demo videos')
         table = read_source(make_demo_data(out / 'videos'))
-    index = preprocess(table, out, frames=T, crop_size=224, progress=False)
+    index = preprocess(table, out, frames=T, face_size=224, progress=False)
     return index[index.status == 'ok']
 
 

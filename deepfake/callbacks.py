@@ -3,7 +3,7 @@
 # %% auto 0
 __all__ = ['SeedEachEpoch', 'VideoMetrics', 'LogInterval', 'METRIC_COLUMNS', 'plain', 'Checkpoints', 'mlflow_uri', 'MlflowTracking', 'DistributedDL', 'DistributedTrainer', 'distributed', 'CPUAutocast', 'cpu_has_bf16']
 
-# %% ../nbs/02c_callbacks.ipynb 335cf79b
+# %% ../nbs/02c_callbacks.ipynb 6d578118
 import contextlib
 import math
 import random
@@ -133,8 +133,13 @@ class Checkpoints(Callback):
 def mlflow_uri(folder='./mlruns'):
     "The store in `folder`: an SQLite database (MLflow 3 retired the plain file store) plus artifacts/."
     folder = Path(folder).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f'--tracking mlflow: {folder} is a file, not the folder of an mlflow store')
+    db = folder / 'mlflow.db'
+    if db.exists() and db.read_bytes()[:16] != b'SQLite format 3\x00':
+        raise ValueError(f'--tracking mlflow: {db} is not an SQLite database (move it away, or run elsewhere)')
     folder.mkdir(parents=True, exist_ok=True)
-    return f'sqlite:///{folder / "mlflow.db"}'
+    return f'sqlite:///{db}'
 
 
 class MlflowTracking(Callback):
@@ -143,6 +148,7 @@ class MlflowTracking(Callback):
 
     def __init__(self, exp_dir, args, uri='./mlruns'):
         self.exp_dir, self.args, self.uri = Path(exp_dir), args, uri
+        mlflow_uri(uri)  # a store that cannot work is refused before training starts
 
     def before_fit(self):
         import mlflow

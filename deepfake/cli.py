@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .args import Renamed, at_least, fraction
+
 # %% ../nbs/90_cli.ipynb 6e4a80ce
 def preprocess_parser(parser):
     "Arguments of `deepfake preprocess`."
@@ -17,15 +19,17 @@ def preprocess_parser(parser):
     parser.add_argument('--out', required=True, help='the faces folder to write (FACES)')
     parser.add_argument('--source', choices=LAYOUTS, help='the layout of SRC (default: detected)')
     frames = parser.add_mutually_exclusive_group()
-    frames.add_argument('--frames', type=int, default=None, help='evenly spaced frames per video (default 32)')
-    frames.add_argument('--interval', type=int, help='every k-th frame instead of --frames')
-    parser.add_argument('--crop_size', type=int, default=224, help='side of the square face crops, pixels')
-    parser.add_argument('--margin', type=float, default=0.3, help='margin around the face, relative to its size')
-    parser.add_argument('--detect_size', type=int, default=640,
+    frames.add_argument('--frames', type=at_least(1), default=None, help='evenly spaced frames per video (default 32)')
+    frames.add_argument('--interval', type=at_least(1), help='every k-th frame instead of --frames')
+    parser.add_argument('--face_size', type=at_least(16), default=224, help='side of the square face crops, pixels')
+    parser.add_argument('--crop_size', type=at_least(16), dest='face_size', action=Renamed, new='--face_size')
+    parser.add_argument('--margin', type=at_least(0.0, float), default=0.3,
+                        help='margin around the face, relative to its size')
+    parser.add_argument('--detect_size', type=at_least(64), default=640,
                         help='long side of the downscaled frame the detector sees, pixels')
-    parser.add_argument('--detect_every', type=int, default=4,
+    parser.add_argument('--detect_every', type=at_least(1), default=4,
                         help='run the detector on every k-th sampled frame (and the last), track in between')
-    parser.add_argument('--workers', type=int, default=1, help='videos processed in parallel')
+    parser.add_argument('--workers', type=at_least(1), default=1, help='videos processed in parallel')
     parser.add_argument('--shard', help='i/n: process only the i-th of n fixed parts of the videos (0-based)')
     parser.add_argument('--retry_errors', action='store_true', help='redo videos that failed before')
     parser.add_argument('--device', default='auto', help='auto (CUDA when there is a GPU, else CPU), cpu or cuda')
@@ -39,7 +43,7 @@ def run_preprocess(args):
     device = pick_device(args.device)
     table = read_sources(args.src, args.source)
     frames = None if args.interval else (args.frames or 32)
-    index = preprocess(table, args.out, frames=frames, interval=args.interval, crop_size=args.crop_size,
+    index = preprocess(table, args.out, frames=frames, interval=args.interval, face_size=args.face_size,
                        margin=args.margin, detect_size=args.detect_size, detect_every=args.detect_every,
                        workers=args.workers,
                        shard=args.shard, retry_errors=args.retry_errors, device=device)
@@ -55,7 +59,7 @@ def split_parser(parser):
     "Arguments of `deepfake split`."
     parser.add_argument('faces', help='the faces folder written by preprocess (holds index.csv)')
     parser.add_argument('--out', help='the CSV to write (default: FACES/videos_df.csv)')
-    parser.add_argument('--valid_frac', type=float, default=0.2, help='share of the videos in validation')
+    parser.add_argument('--valid_frac', type=fraction, default=0.2, help='share of the videos in validation')
     parser.add_argument('--seed', type=int, default=42)
     parser.add_argument('--balance', nargs='?', const='original', choices=['original', 'downsample'],
                         help='even the classes: one fake per original (default when given), or downsample')
@@ -128,7 +132,7 @@ def run_weights(args):
 # %% ../nbs/90_cli.ipynb b995285d
 def _detector_args(parser):
     parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
-    parser.add_argument('--frames', type=int, help='frames per video (default: as in preprocessing)')
+    parser.add_argument('--frames', type=at_least(1), help='frames per video (default: as in preprocessing)')
     parser.add_argument('--aggregate', default='confident', choices=['confident', 'mean', 'model'],
                         help='frames to video score: the DFDC winners\' confident mean, the mean, or the model\'s own')
     parser.add_argument('--no_clip', action='store_true', help='do not clip scores to [0.01, 0.99]')
@@ -138,13 +142,23 @@ def _detector_args(parser):
 
 
 def _checkpoint(args):
-    "The checkpoint file to use: an experiment folder's best.pth; with --runtime onnx its ONNX export."
+    "The model file to use: an experiment folder's best.pth; with --runtime onnx its ONNX export, rebuilt when stale."
     from .checkpoints import checkpoint_file
-    path = checkpoint_file(args.checkpoint) if Path(args.checkpoint).suffix not in ('.onnx', '.pt') else Path(args.checkpoint)
-    if getattr(args, 'runtime', 'torch') == 'onnx' and path.suffix != '.onnx':
-        from .export import export_model
+    path = Path(args.checkpoint)
+    if path.suffix in ('.onnx', '.pt'):
+        from .export import stale_export
+        if stale_export(path):
+            raise ValueError(f'{stale_export(path)}: export it again (deepfake export)')
+        return path
+    path = checkpoint_file(path)
+    if getattr(args, 'runtime', 'torch') == 'onnx':
+        from .export import export_model, stale_export
         onnx = path.with_suffix('.onnx')
-        path = onnx if onnx.exists() else export_model(path, format='onnx')
+        if onnx.exists() and stale_export(onnx):
+            print(f'{stale_export(onnx)}: exporting it again', file=sys.stderr)
+        if not onnx.exists() or stale_export(onnx):
+            export_model(path, onnx, format='onnx')
+        return onnx
     return path
 
 
@@ -170,9 +184,12 @@ def run_predict(args):
     if args.explain:
         print(f'heat maps in {write_heatmaps(results, args.explain)}')
     for r in results:
-        print(f"{r['filename']}: {r['fake_probability']:.3f} {r['label']}" + (f"  ({r['error']})" if r['error'] else ''))
+        print(f'{r.filename}: {r.fake_probability:.3f} {r.label}' if r.scored else f'{r.filename}: {r.status} ({r.error})')
+    unscored = sum(not r.scored for r in results)
+    if unscored:
+        print(f'{unscored} of {len(results)} videos could not be scored (0.5 in {out}, the DFDC fallback)')
     print(f'wrote {out} and {out.with_suffix(".json")}')
-    return 0
+    return 1 if unscored == len(results) else 0
 
 
 def evaluate_parser(parser):
@@ -193,7 +210,9 @@ def run_evaluate(args):
                        calibrate=args.calibrate)
     calibration = overall.pop('calibration', None)
     print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in overall.items()))
-    if calibration:
+    if calibration and 'skipped' in calibration:
+        print(f'calibration skipped: {calibration["skipped"]}')
+    elif calibration:
         print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in calibration.items()))
     print(f'report: {Path(args.out) / "report.md"}')
     return 0
@@ -203,9 +222,10 @@ def serve_parser(parser):
     "Arguments of `deepfake serve`."
     parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
     parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=8000)
-    parser.add_argument('--max_mb', type=float, default=200, help='largest upload accepted, MB (413 beyond)')
-    parser.add_argument('--frames', type=int, help='frames per video (default: as in preprocessing)')
+    parser.add_argument('--port', type=at_least(1), default=8000)
+    parser.add_argument('--max_mb', type=at_least(0.0, float, above=True), default=200,
+                        help='largest upload accepted, MB (413 beyond)')
+    parser.add_argument('--frames', type=at_least(1), help='frames per video (default: as in preprocessing)')
     parser.add_argument('--tmp_dir', help='where uploads are kept while scored (default: the system temp folder)')
     parser.add_argument('--explain', action='store_true', help='Grad-CAM heat maps on the page and in the JSON')
     parser.add_argument('--device', default='auto', help='auto (CUDA when there is a GPU, else CPU), cpu or cuda')
@@ -214,9 +234,10 @@ def serve_parser(parser):
 
 def run_serve(args):
     from .predict import Detector
-    from .serve import create_app
+    from .serve import QuietServerHeader, create_app
     detector = Detector(_checkpoint(args), frames=args.frames, device=args.device, explain=args.explain)
-    create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir).run(args.host, args.port, threaded=True)
+    create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir).run(args.host, args.port, threaded=True,
+                                                                       request_handler=QuietServerHeader)
     return 0
 
 # %% ../nbs/90_cli.ipynb 741c8600

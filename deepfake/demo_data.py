@@ -166,8 +166,8 @@ def make_demo_data(out, n_originals=6, parts=2, frames=24, size=(320, 240), fps=
         write_metadata(out / f'dfdc_train_part_{part}', [r for r in rows if r['part'] == part])
     return pd.DataFrame(rows)[['name', 'part', 'label', 'original', 'path']]
 
-# %% ../nbs/15_demo_data.ipynb c14cee5d
-def demo_faces(folder, frames=16, crop_size=224, valid_frac=0.25):
+# %% ../nbs/15_demo_data.ipynb 230c2c32
+def demo_faces(folder, frames=16, face_size=224, valid_frac=0.25):
     "`folder/faces`, the demo set's faces and split (videos in `folder/videos`), made on first use."
     from .preprocess import preprocess
     from .sources import read_source
@@ -177,6 +177,6 @@ def demo_faces(folder, frames=16, crop_size=224, valid_frac=0.25):
     if not (faces / 'videos_df.csv').exists():
         if not (folder / 'videos').exists():
             make_demo_data(folder / 'videos')
-        preprocess(read_source(folder / 'videos'), faces, frames=frames, crop_size=crop_size, progress=False)
+        preprocess(read_source(folder / 'videos'), faces, frames=frames, face_size=face_size, progress=False)
         write_split(faces / 'index.csv', faces / 'videos_df.csv', valid_frac=valid_frac)
     return faces

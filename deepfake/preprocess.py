@@ -23,7 +23,7 @@ import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from .faces import Face, FaceExtractor, crop_face, track_clip
+from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip
 from .files import check_name, private_folder, write_atomic
 from .sources import IMAGE_EXTENSIONS, read_json
 from .video_io import VideoError, read_frames, sample_indices
@@ -45,7 +45,7 @@ def check_settings(out, settings):
         if not path.exists():
             write_atomic(path, json.dumps(settings, indent=1))
             return
-        old = read_json(path)
+        old = face_settings(read_json(path))
     if old != settings:
         changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         raise ValueError(f'{out} was made with other settings {changed} (old, new): '
@@ -79,7 +79,7 @@ def _read_face_images(folder, extractor, frames, interval):
         if image is None:
             raise VideoError(f'{files[i]}: not a readable image')
         h, w = image.shape[:2]
-        crop = crop_face(image[..., ::-1], (0, 0, w, h), margin=0, size=extractor.crop_size)
+        crop = crop_face(image[..., ::-1], (0, 0, w, h), margin=0, size=extractor.face_size)
         faces.append(Face(int(i), 0, (0.0, 0.0, float(w), float(h)), 1.0, crop))
     return len(faces), faces
 
@@ -89,6 +89,9 @@ def extract_video(record, extractor, frames=32, interval=None):
     if record.get('source') == 'faces':
         return _read_face_images(record['path'], extractor, frames, interval)
     decoded = read_frames(record['path'], frames=frames, interval=interval)
+    h, w = decoded.images.shape[1:3]
+    if min(h, w) < extractor.min_face_size:  # MTCNN's smallest face: nothing to find, and its pyramid breaks
+        raise VideoError(f"{record['path']}: frames of {w}×{h} pixels are too small to hold a face")
     return len(decoded.images), extractor(decoded.images, decoded.indices)
 
 # %% ../nbs/13_preprocess.ipynb 38b70b8f
@@ -220,7 +223,7 @@ def _run(todo, extractor, settings, out, frames, interval, workers, work):
         yield from pool.map(_work, todo)
 
 
-def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, detect_size=640, detect_every=4,
+def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, detect_size=640, detect_every=4,
                workers=1, shard=None, retry_errors=False, device='cpu', progress=True):
     "Extract the faces of every video in `table` into `out`; returns the index (also in out/index.csv)."
     out = Path(out)
@@ -228,7 +231,7 @@ def preprocess(table, out, frames=32, interval=None, crop_size=224, margin=0.3, 
         raise ValueError(f'--out {out}: a file is there, not a folder')
     for sub in ('clips', 'rows', 'crops'):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    settings = dict(crop_size=crop_size, margin=margin, detect_size=detect_size, detect_every=detect_every,
+    settings = dict(face_size=face_size, margin=margin, detect_size=detect_size, detect_every=detect_every,
                     device=device)
     extractor = FaceExtractor(**settings)
     check_settings(out, {**extractor.settings(), 'frames': frames, 'interval': interval})

@@ -239,6 +239,10 @@ def read_source(path, layout=None):
 def read_sources(paths, layout=None):
     "One video table from several sources."
     table = pd.concat([read_source(p, layout) for p in paths], ignore_index=True)
+    if table.empty:
+        raise ValueError(f'{", ".join(map(str, paths))}: no videos found. Looked for a DFDC root (metadata.json), a '
+                         'FaceForensics++ root (original_sequences/, manipulated_sequences/), real/ and fake/ folders, '
+                         'a face-image set (metadata.csv) and video files (' + ', '.join(sorted(VIDEO_EXTENSIONS)) + ')')
     named = table[table.status != 'error']
     dup = named.name[named.name.duplicated()].tolist()
     if dup:

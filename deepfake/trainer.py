@@ -21,10 +21,11 @@ from fastai.torch_core import set_seed
 from fastcore.foundation import L
 from torch import nn
 
-from .args import parse_args
+from .args import RUN_OPTIONS, parse_args
 from .callbacks import (Checkpoints, CPUAutocast, LogInterval, MlflowTracking, SeedEachEpoch, VideoMetrics,
                                 cpu_has_bf16, distributed)
 from .checkpoints import claim_experiment, load_checkpoint, model_kwargs
+from .faces import face_settings
 from .files import write_atomic
 from .models import create_model, pick_device
 from .video_dataset import IMAGENET_MEAN, IMAGENET_STD, VideoDataset
@@ -68,11 +69,17 @@ def class_weights(labels, num_classes=2):
 # %% ../nbs/02d_train.ipynb c4f0e439
 def build_dataloaders(args, device, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     "Train and validation DataLoaders over the packed clips, normalized with the model's `mean` and `std`."
-    kw = dict(root_dir=args.root_dir, csv_file=args.csv_file, video_len=args.video_len, crop_size=args.crop_size,
+    csv = Path(args.root_dir) / args.csv_file
+    if not csv.is_file():
+        raise ValueError(f'{csv}: no split CSV there; `deepfake split {args.root_dir}` writes one')
+    kw = dict(root_dir=args.root_dir, csv_file=args.csv_file, video_len=args.video_len, input_size=args.input_size,
               mean=mean, std=std)
     train_ds, valid_ds = VideoDataset(split='train', augment=args.augment, **kw), VideoDataset(split='valid', **kw)
-    if not len(train_ds) or not len(valid_ds):
-        raise ValueError(f'{args.csv_file}: {len(train_ds)} training and {len(valid_ds)} validation videos')
+    for side, ds in (('training', train_ds), ('validation', valid_ds)):
+        if len(set(ds.labels)) < 2:  # AUC and the loss's meaning need both classes
+            counts = ds.videos.label.value_counts().to_dict()
+            raise ValueError(f'{csv}: the {side} side has {len(ds)} videos {counts}; a detector needs REAL and FAKE '
+                             'videos on both sides (see deepfake split --valid_frac)')
     common = dict(bs=args.batch_size, num_workers=args.workers, device=device)
     return DataLoaders(DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > args.batch_size, **common),
                        DataLoader(valid_ds, shuffle=False, **common), device=device)
@@ -94,23 +101,38 @@ def experiment_dir(args):
 
 
 def _resume_state(args):
+    "The checkpoint to resume from, after checking that `args` change only how the run goes, or its length."
     ckpt = load_checkpoint(args.resume, 'resume')
-    resumed = {**vars(parse_args([])), **ckpt['args']}  # options added since the run began take their defaults
-    for keep in ('workers', 'device', 'tracking', 'overwrite'):  # how to run, not what to run, may change
-        resumed[keep] = getattr(args, keep)
-    resumed['resume'] = args.resume
-    return ckpt, type(args)(**resumed)
+    stored = {**vars(parse_args([])), **ckpt['args']}  # options added since the run began take their defaults
+    same = lambda k: (Path(args.root_dir or '').resolve() == Path(stored['root_dir']).resolve() if k == 'root_dir'
+                      else getattr(args, k) == stored[k])
+    changed = [k for k in vars(args) if k not in (*RUN_OPTIONS, 'epochs') and k in stored and not same(k)]
+    if changed:
+        raise ValueError(f'--resume {args.resume}: the run was trained with '
+                         + ', '.join(f'--{k} {stored[k]}' for k in changed)
+                         + '; resuming it with other values would mix two experiments (start a new one instead)')
+    done, planned = ckpt['epoch'], stored['epochs']
+    if args.epochs == planned and done >= planned:
+        raise ValueError(f'--resume {args.resume}: the run has finished its {planned} epochs; '
+                         f'--epochs N (more than {planned}) trains it further')
+    if args.epochs <= done:
+        raise ValueError(f'--resume {args.resume}: --epochs {args.epochs}, but the run has trained {done} already')
+    if args.epochs != planned:
+        print(f'{args.resume}: {planned} → {args.epochs} epochs; the one-cycle schedule is recomputed for '
+              f'{args.epochs}, from epoch {done + 1} on', flush=True)
+    return ckpt
 
 
 def train(args=None, cbs=()):
     "Run an experiment; returns the fastai Learner. `args`: a Namespace from `parse_args`."
     args = args or parse_args([])
-    ckpt = None
-    if args.resume:
-        ckpt, args = _resume_state(args)
     if not args.root_dir:
         raise ValueError('--root_dir is required: a faces folder made by `deepfake preprocess` and `deepfake split` '
                          '(for the demo data: make demo)')
+    ckpt = _resume_state(args) if args.resume else None
+    for path in ('root_dir', 'save_model_path', 'weights'):  # args.json works from any folder
+        if getattr(args, path):
+            setattr(args, path, str(Path(getattr(args, path)).resolve()))
     exp_dir = experiment_dir(args)
     lock = claim_experiment(exp_dir, resume=ckpt is not None, overwrite=args.overwrite) if rank_distrib() == 0 else None
     try:
@@ -131,7 +153,10 @@ def _fit(args, ckpt, exp_dir, cbs):
     if rank_distrib() == 0:
         write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1))
     preprocess_file = Path(args.root_dir) / 'preprocess.json'
-    extra = dict(preprocess=json.loads(preprocess_file.read_text())) if preprocess_file.exists() else {}
+    extra = dict(data_cfg=dict(input_size=args.input_size, video_len=args.video_len, mean=list(model.mean),
+                               std=list(model.std)))
+    if preprocess_file.exists():
+        extra['preprocess'] = face_settings(json.loads(preprocess_file.read_text()))
     history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
     callbacks = [SeedEachEpoch(args.seed), VideoMetrics(VideoLoss(model)), Checkpoints(exp_dir, args, history, extra),
                  *cbs]

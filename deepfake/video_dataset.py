@@ -15,6 +15,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import make_grid
 
+from .split import read_split
+
 # %% ../nbs/00_video_dataset.ipynb 31ec0c5e
 LABELS = {'REAL': 0, 'FAKE': 1}
 
@@ -42,12 +44,12 @@ def load_frames(path, video_len, train=False):
 AUGMENTATIONS = ('full', 'light', 'none')
 
 
-def clip_transforms(crop_size=224, train=False, mean=IMAGENET_MEAN, std=IMAGENET_STD, augment='full'):
-    "v2 transforms from a uint8 `Video` to a float32 one of `crop_size`, normalized by `mean`/`std`; random per clip when `train`."
+def clip_transforms(input_size=224, train=False, mean=IMAGENET_MEAN, std=IMAGENET_STD, augment='full'):
+    "v2 transforms from a uint8 `Video` to a float32 one of `input_size`, normalized by `mean`/`std`; random per clip when `train`."
     if augment not in AUGMENTATIONS:
         raise ValueError(f'augment={augment!r}: choose one of {AUGMENTATIONS}')
     to_float = v2.ToDtype(torch.float32, scale=True)
-    crop_flip = [v2.RandomResizedCrop(crop_size, scale=(0.8, 1.0), ratio=(0.9, 1.1)), v2.RandomHorizontalFlip()]
+    crop_flip = [v2.RandomResizedCrop(input_size, scale=(0.8, 1.0), ratio=(0.9, 1.1)), v2.RandomHorizontalFlip()]
     if train and augment == 'full':
         steps = [v2.JPEG((60, 100)), *crop_flip,
                  v2.RandomRotation(10),
@@ -57,19 +59,18 @@ def clip_transforms(crop_size=224, train=False, mean=IMAGENET_MEAN, std=IMAGENET
     elif train and augment == 'light':
         steps = [*crop_flip, to_float]
     else:
-        steps = [v2.Resize((crop_size, crop_size)), to_float]
+        steps = [v2.Resize((input_size, input_size)), to_float]
     return v2.Compose([*steps, v2.Normalize(mean, std)])
 
 # %% ../nbs/00_video_dataset.ipynb 5b4561b5
 class VideoDataset(Dataset):
     "`(clip, label)` pairs of the `split` ('train', 'valid' or 'all') videos listed in `csv_file`, clips under `root_dir/clips`."
-    def __init__(self, root_dir, csv_file='videos_df.csv', split='train', video_len=16, crop_size=224,
+    def __init__(self, root_dir, csv_file='videos_df.csv', split='train', video_len=16, input_size=224,
                  train=None, augment=True, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         if split not in ('train', 'valid', 'all'):
             raise ValueError(f"split must be 'train', 'valid' or 'all', got {split!r}")
         self.root_dir, self.video_len = Path(root_dir), video_len
-        df = csv_file if isinstance(csv_file, pd.DataFrame) else pd.read_csv(
-            self.root_dir / csv_file, dtype={'name': str, 'group': str})
+        df = csv_file if isinstance(csv_file, pd.DataFrame) else read_split(self.root_dir / csv_file)
         self.videos = (df if split == 'all' else df[df.is_valid == (split == 'valid')]).reset_index(drop=True)
         unknown = set(self.videos.label) - set(LABELS)
         if unknown:
@@ -77,7 +78,7 @@ class VideoDataset(Dataset):
         self.labels = self.videos.label.map(LABELS).tolist()
         self.train = split == 'train' if train is None else train
         level = {True: 'full', False: 'none'}.get(augment, augment)  # True/False, or a level of AUGMENTATIONS
-        self.transforms = clip_transforms(crop_size, self.train, mean, std, level)
+        self.transforms = clip_transforms(input_size, self.train, mean, std, level)
 
     def __len__(self):
         return len(self.videos)
@@ -87,9 +88,12 @@ class VideoDataset(Dataset):
         path = self.root_dir / 'clips' / f'{name}.npy'
         try:
             frames = load_frames(path, self.video_len, self.train)
-        except FileNotFoundError as e:
+        except FileNotFoundError:
             raise FileNotFoundError(f'clip {path} of video {name!r} is missing: rerun preprocessing '
-                                    'or drop the video from the split table') from e
+                                    'or drop the video from the split table') from None
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f'clip {path} of video {name!r} is not readable ({e}): delete it and '
+                             f'{self.root_dir / "rows" / (name + ".json")}, then rerun deepfake preprocess') from None
         return self.transforms(frames).as_subclass(torch.Tensor), self.labels[i]
 
 # %% ../nbs/00_video_dataset.ipynb 0ab4735e

@@ -68,7 +68,7 @@ def demo_faces(demo_videos, tmp_path_factory):
     from deepfake.sources import read_sources
     from deepfake.split import write_split
     out = tmp_path_factory.mktemp('demo') / 'faces'
-    index = preprocess(read_sources([demo_videos]), out, frames=8, crop_size=64, progress=False)
+    index = preprocess(read_sources([demo_videos]), out, frames=8, face_size=64, progress=False)
     write_split(index, out / 'videos_df.csv', valid_frac=0.25)
     return out
 
@@ -78,7 +78,7 @@ def train_tiny(faces, out, model_name='resnet18'):
     from deepfake.args import parse_args
     from deepfake.trainer import train
     train(parse_args(['--root_dir', str(faces), '--save_model_path', str(out), '--exp_name', model_name,
-                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+                      '--epochs', '1', '--batch_size', '4', '--workers', '0', '--input_size', '32', '--video_len', '4',
                       '--model_name', model_name, '--hidden_size', '16', '--embed_dim', '32']))
     return out / model_name / 'best.pth'
 

@@ -76,17 +76,17 @@ def test_int8_ops_subset(checkpoints, exports, tmp_path):
 def test_sidecar(checkpoints, exports):
     ckpt = torch.load(checkpoints['resnet18'], map_location='cpu', weights_only=True)
     meta = json.loads(sidecar_path(exports['resnet18', 'onnx', None]).read_text())
-    assert meta['model_name'] == 'resnet18' and meta['video_len'] == 4 and meta['crop_size'] == 32
+    assert meta['model_name'] == 'resnet18' and meta['video_len'] == 4 and meta['input_size'] == 32
     assert meta['num_classes'] == 2 and len(meta['mean']) == len(meta['std']) == 3
-    assert meta['preprocess'] == ckpt['preprocess'] and meta['preprocess']['crop_size'] == 64
+    assert meta['preprocess'] == ckpt['preprocess'] and meta['preprocess']['face_size'] == 64
     assert meta['outputs'] == ['frame_logits', 'video_logits'] and meta['format'] == 'onnx'
     assert read_sidecar(exports['mobilenet_v2', 'torchscript', 'int8'])['format'] == 'torchscript'
 
 
 def test_onnx_model_api(exports):
     model = OnnxModel(exports['resnet18', 'onnx', None])
-    assert (model.video_len, model.crop_size, model.num_classes) == (4, 32, 2)
-    assert len(model.mean) == 3 and len(model.std) == 3 and model.settings['crop_size'] == 64
+    assert (model.video_len, model.input_size, model.num_classes) == (4, 32, 2)
+    assert len(model.mean) == 3 and len(model.std) == 3 and model.settings['face_size'] == 64
     x = np.random.default_rng(0).standard_normal((3, 4, 3, 32, 32)).astype(np.float32)
     frames, video = model(x)
     assert isinstance(video, torch.Tensor) and frames.shape == (3, 4, 2) and video.shape == (3, 2)

@@ -94,7 +94,7 @@ def test_tracks_follow_people_and_rank_by_size():
 
 def test_extractor_finds_the_face_and_maps_boxes_back():
     frames = face_frames(4, size=(480, 640))  # detected at 320 px, cropped at full size
-    faces = FaceExtractor(crop_size=48, detect_size=320)(frames, [0, 3, 6, 9])
+    faces = FaceExtractor(face_size=48, detect_size=320)(frames, [0, 3, 6, 9])
     main_track = [f for f in faces if f.track == 0]
     assert [f.frame for f in main_track] == [0, 3, 6, 9] and all(f.crop.shape == (48, 48, 3) for f in faces)
     x1, y1, x2, y2 = main_track[0].box
@@ -116,7 +116,7 @@ def mixed_folder(tmp_path):
 
 def test_preprocess_records_every_outcome(mixed_folder, tmp_path):
     out = tmp_path / 'faces'
-    index = preprocess(read_source(mixed_folder), out, frames=6, crop_size=32, progress=False).set_index('name')
+    index = preprocess(read_source(mixed_folder), out, frames=6, face_size=32, progress=False).set_index('name')
     assert index.status.to_dict() == {'face': 'ok', 'noface': 'no_face', 'text': 'error',
                                       'truncated': 'error', 'zero': 'error'}
     assert 'empty file' in index.error['zero'] and str(mixed_folder / 'text.mp4') in index.error['text']
@@ -141,24 +141,24 @@ def test_resume_skips_done_and_recovers_from_a_crash(mixed_folder, tmp_path, mon
         real_publish(tmp, out_, name)
     monkeypatch.setattr(pp, '_publish', crash)
     with pytest.raises(KeyboardInterrupt):
-        preprocess(table, out, frames=6, crop_size=32, progress=False)
+        preprocess(table, out, frames=6, face_size=32, progress=False)
     assert not (out / 'clips' / 'face.npy').exists() and not (out / 'rows' / 'face.json').exists()
     assert not list((out / '.tmp').iterdir())  # nothing half-written left behind
     monkeypatch.setattr(pp, '_publish', real_publish)
-    first = preprocess(table, out, frames=6, crop_size=32, progress=False).set_index('name')
+    first = preprocess(table, out, frames=6, face_size=32, progress=False).set_index('name')
     assert first.status['face'] == 'ok'
     done = {p.name: p.stat().st_mtime_ns for p in (out / 'rows').iterdir()}
-    preprocess(table, out, frames=6, crop_size=32, progress=False)
+    preprocess(table, out, frames=6, face_size=32, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in (out / 'rows').iterdir()} == done  # nothing redone
     with pytest.raises(ValueError, match='other settings'):
-        preprocess(table, out, frames=6, crop_size=64, progress=False)
+        preprocess(table, out, frames=6, face_size=64, progress=False)
 
 
 def test_shards_partition_the_videos(mixed_folder, tmp_path):
     table, out = read_source(mixed_folder), tmp_path / 'faces'
-    first = preprocess(table, out, frames=4, crop_size=32, shard='0/2', progress=False)
+    first = preprocess(table, out, frames=4, face_size=32, shard='0/2', progress=False)
     assert 'pending' in set(first.status) or len(first) == (first.status != 'pending').sum()
-    second = preprocess(table, out, frames=4, crop_size=32, shard=(1, 2), progress=False)
+    second = preprocess(table, out, frames=4, face_size=32, shard=(1, 2), progress=False)
     assert 'pending' not in set(second.status) and len(list((out / 'rows').iterdir())) == len(table)
     with pytest.raises(ValueError, match='i/n'):
         parse_shard('half')
@@ -168,8 +168,8 @@ def test_shards_partition_the_videos(mixed_folder, tmp_path):
 
 def test_workers_give_the_same_faces(demo_videos, tmp_path):
     table = read_sources([demo_videos]).head(4)
-    one = preprocess(table, tmp_path / 'one', frames=4, crop_size=32, progress=False)
-    two = preprocess(table, tmp_path / 'two', frames=4, crop_size=32, workers=2, progress=False)
+    one = preprocess(table, tmp_path / 'one', frames=4, face_size=32, progress=False)
+    two = preprocess(table, tmp_path / 'two', frames=4, face_size=32, workers=2, progress=False)
     assert one.faces.tolist() == two.faces.tolist() and (two.status == 'ok').all()
     for name in table.name:
         assert np.array_equal(np.load(tmp_path / 'one' / 'clips' / f'{name}.npy'),
@@ -184,7 +184,7 @@ def test_face_image_set_is_packed_without_detection(tmp_path):
         for k in range(5):
             cv2.imwrite(str(src / name / f'{k:03d}.png'), noise_frames(1, (50, 40), seed=k)[0])
     (src / 'metadata.csv').write_text('name,label,original\np1.mp4,REAL,\np2.mp4,FAKE,p1.mp4\n')
-    index = preprocess(read_source(src), tmp_path / 'faces', frames=3, crop_size=24, progress=False)
+    index = preprocess(read_source(src), tmp_path / 'faces', frames=3, face_size=24, progress=False)
     assert (index.status == 'ok').all() and index.faces.tolist() == [3, 3]
     assert np.load(tmp_path / 'faces' / 'clips' / 'p2.npy').shape == (3, 24, 24, 3)
 
@@ -203,11 +203,11 @@ def test_cli_exit_codes(tmp_path, capsys):
 def test_real_dfdc_sample(tmp_path):
     "The 4 present DFDC videos (1080p, portrait, 720p) yield faces; the 3 absent ones are reported missing."
     src = shared_data('dfdc_sample')
-    index = preprocess(read_source(src), tmp_path / 'faces', frames=8, crop_size=64, progress=False)
+    index = preprocess(read_source(src), tmp_path / 'faces', frames=8, face_size=64, progress=False)
     status = index.set_index('name').status
     assert sorted(status[status == 'missing'].index) == ['awnfpubqmo', 'vtfpbtmgfh', 'zvqinhzeah']
     assert sorted(status[status == 'ok'].index) == ['brtujopkby', 'lynaeydofd', 'widuwuoiur', 'yhffcuhhjy']
     for name in status[status == 'ok'].index:
         clip = np.load(tmp_path / 'faces' / 'clips' / f'{name}.npy')
         assert clip.shape[0] >= 6 and clip.shape[1:] == (64, 64, 3)
-    assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['crop_size'] == 64
+    assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['face_size'] == 64

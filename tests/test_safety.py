@@ -99,13 +99,13 @@ def test_a_restart_removes_only_its_own_leftovers(clip, tmp_path):
     src, out = tmp_path / 'src', tmp_path / 'out'
     src.mkdir()
     (src / 'a.mp4').write_bytes(clip.read_bytes())
-    index = preprocess(read_sources([src]), out, frames=4, crop_size=32, progress=False)
+    index = preprocess(read_sources([src]), out, frames=4, face_size=32, progress=False)
     assert index.status.tolist() == ['ok']
     dead = out / '.tmp' / 'run-0123456789ab'  # what a kill -9 mid-video leaves
     (dead / 'tmpxyz' / 'crops').mkdir(parents=True)
     (out / 'rows' / 'a.json').unlink()  # so the video is done again
     kept = sentinels(out, out / 'crops' / 'a', out / '.tmp')
-    preprocess(read_sources([src]), out, frames=4, crop_size=32, progress=False)
+    preprocess(read_sources([src]), out, frames=4, face_size=32, progress=False)
     assert not dead.exists() and all(f.read_text() == 'keep' for f in kept)
     assert sorted(p.name for p in (out / 'crops' / 'a').iterdir())[-1] == 'mine.txt'
 
@@ -149,7 +149,7 @@ def test_kill_9_leaves_no_orphan_workers(tmp_path):
     assert not alive, f'orphans: {alive}'
 
 
-TINY = ['--epochs', '1', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+TINY = ['--epochs', '1', '--batch_size', '4', '--workers', '0', '--input_size', '32', '--video_len', '4',
         '--hidden_size', '16', '--embed_dim', '32', '--log_interval', '0']
 
 

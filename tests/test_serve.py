@@ -68,6 +68,7 @@ def test_good_upload(server, demo_videos):
     j = r.json()
     assert 0.01 <= j['fake_probability'] <= 0.99 and j['label'] in ('REAL', 'FAKE') and j['faces'] >= 5
     assert j['frames'] == 6 and len(j['per_frame']) >= 4 and j['seconds'] > 0 and j['error'] is None
+    assert j['status'] == 'ok' and 'path' not in j
     assert j['crops'][0]['image'].startswith('data:image/jpeg;base64,')
     assert not list(uploads.iterdir())  # the temporary file is gone
 
@@ -82,6 +83,24 @@ def test_oversize_non_video_and_hostile_name(server, demo_videos):
     assert r.status_code == 200 and 'evil' not in r.text
     assert not Path('/tmp/evil.mp4').exists() and not list(uploads.iterdir())
     assert requests.post(url + '/predict', files={'other': ('x', b'1')}).status_code == 400
+
+
+def test_failures_are_json_statuses_not_answers(server, demo_videos):
+    "A truncated MP4 is 422 with no label and no server path; 404 and 405 are JSON; headers name no versions."
+    url, uploads = server
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    r = post(url, video.read_bytes()[:3000], filename='cut.mp4')
+    assert r.status_code == 422 and r.json() == {'error': 'not a readable video'} and '/tmp' not in r.text
+    for method, path, code in [('get', '/nowhere', 404), ('get', '/predict', 405), ('delete', '/', 405)]:
+        r = getattr(requests, method)(url + path)
+        assert r.status_code == code and r.headers['Content-Type'] == 'application/json' and 'error' in r.json()
+    r = requests.get(url + '/')
+    assert 'Werkzeug' not in r.headers['Server'] and 'Python' not in r.headers['Server']
+    assert r.headers['X-Content-Type-Options'] == 'nosniff' and r.headers['X-Frame-Options'] == 'DENY'
+    csp = r.headers['Content-Security-Policy']
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and 'nonce-' in csp
+    assert f"nonce=\"{csp.split('nonce-')[1].split(chr(39))[0]}\"" in r.text  # the page's script carries it
+    assert not list(uploads.iterdir())
 
 
 def test_eight_concurrent_requests(server, demo_videos):
@@ -114,6 +133,7 @@ def test_web_page_in_headless_chromium(server, demo_videos):
     for flag in ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                  '--disable-background-networking', '--disable-component-update', '--no-first-run']:
         options.add_argument(flag)
+    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})  # CSP violations are reported there
     service = webdriver.ChromeService(executable_path=shutil.which('chromedriver'))
     driver = webdriver.Chrome(options=options, service=service)
     try:
@@ -123,6 +143,8 @@ def test_web_page_in_headless_chromium(server, demo_videos):
         driver.find_element(By.ID, 'submit').click()
         WebDriverWait(driver, 120).until(lambda d: 'P(fake)' in d.find_element(By.ID, 'verdict').text)
         assert driver.find_element(By.ID, 'verdict').text.split(':')[0] in ('REAL', 'FAKE')
-        assert driver.find_elements(By.CSS_SELECTOR, '#crops img')
+        assert driver.find_elements(By.CSS_SELECTOR, '#crops img')  # data: images, allowed by the CSP
+        violations = [e for e in driver.get_log('browser') if 'Content Security Policy' in e['message']]
+        assert not violations, violations
     finally:
         driver.quit()

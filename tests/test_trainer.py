@@ -19,7 +19,7 @@ from deepfake.metrics import auc, log_loss
 from deepfake.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ['--epochs', '2', '--batch_size', '4', '--workers', '0', '--crop_size', '32', '--video_len', '4',
+TINY = ['--epochs', '2', '--batch_size', '4', '--workers', '0', '--input_size', '32', '--video_len', '4',
         '--hidden_size', '16', '--embed_dim', '32']
 
 
@@ -127,7 +127,7 @@ def test_resume_a_run_from_before_newer_options(demo_faces, tmp_path):
     for newer in ('augment', 'channels_last'):
         del ckpt['args'][newer]
     torch.save(ckpt, last)
-    train(parse_args(['--resume', str(tmp_path / 'old')]))
+    train(parse_args(['--resume', str(tmp_path / 'old'), '--epochs', '2']))
     resumed = json.loads((tmp_path / 'old' / 'args.json').read_text())
     assert resumed['augment'] == 'full' and resumed['channels_last'] is True
 
@@ -156,3 +156,44 @@ def test_torchrun_two_processes_on_cpu(demo_faces, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert pd.read_csv(tmp_path / 'ddp' / 'metrics.csv').epoch.tolist() == [1]
     assert load_checkpoint(tmp_path / 'ddp', 'resume')['epoch'] == 1
+
+
+def test_resume_extends_a_finished_run(demo_faces, tmp_path, capsys):
+    "1 epoch, then --resume --epochs 2: two rows and epoch_002.pth; a finished run or a changed model is refused."
+    train(tiny_args(demo_faces, tmp_path, 'short', '--epochs', '1'))
+    exp = tmp_path / 'short'
+    with pytest.raises(ValueError, match='finished its 1 epochs'):
+        train(parse_args(['--resume', str(exp)]))
+    with pytest.raises(ValueError, match='trained with') as refused:
+        train(parse_args(['--resume', str(exp), '--epochs', '2', '--model_name', 'resnet34', '--video_len', '8']))
+    assert '--model_name resnet18' in str(refused.value) and '--video_len 4' in str(refused.value)
+    capsys.readouterr()
+    train(parse_args(['--resume', str(exp), '--epochs', '2', '--workers', '0']))
+    assert '1 → 2 epochs' in capsys.readouterr().out
+    assert pd.read_csv(exp / 'metrics.csv').epoch.tolist() == [1, 2] and (exp / 'epoch_002.pth').exists()
+    assert json.loads((exp / 'args.json').read_text())['epochs'] == 2
+
+
+def test_root_dir_is_required_and_paths_are_stored_absolute(demo_faces, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match='--root_dir is required'):
+        train(parse_args(['--save_model_path', str(tmp_path)]))
+    monkeypatch.chdir(demo_faces.parent)
+    train(parse_args(['--root_dir', demo_faces.name, '--save_model_path', str(tmp_path), '--exp_name', 'rel',
+                      *TINY, '--epochs', '1']))
+    stored = json.loads((tmp_path / 'rel' / 'args.json').read_text())
+    assert stored['root_dir'] == str(demo_faces.resolve())
+    monkeypatch.chdir(tmp_path)  # --resume from another folder finds the data
+    with pytest.raises(ValueError, match='finished'):
+        train(parse_args(['--resume', 'rel']))
+
+
+def test_recipe_file_sets_defaults_and_flags_win(tmp_path):
+    recipe = tmp_path / 'r.yaml'
+    recipe.write_text('model_name: mobilenet_v2\nepochs: 7\npretrained: true\ncrop_size: 96\n')
+    a = parse_args(['-c', str(recipe), '--epochs', '2'])
+    assert (a.model_name, a.epochs, a.pretrained, a.input_size) == ('mobilenet_v2', 2, True, 96)
+    recipe.write_text('epochs: [1, 2]\n')
+    with pytest.raises(SystemExit):
+        parse_args(['-c', str(recipe)])
+    shipped = sorted((ROOT / 'recipes').glob('*.yaml'))
+    assert shipped and all(parse_args(['-c', str(r)]).model_name for r in shipped)

@@ -41,7 +41,7 @@ def faces(tmp_path):
 
 
 def test_shapes_dtype_labels(faces):
-    ds = VideoDataset(faces, video_len=16, crop_size=32)
+    ds = VideoDataset(faces, video_len=16, input_size=32)
     clip, label = ds[0]
     assert type(clip) is torch.Tensor and clip.shape == (16, 3, 32, 32) and clip.dtype == torch.float32
     assert ds.labels == [1, 0] and label == 1 and isinstance(label, int)
@@ -52,20 +52,20 @@ def test_csv_file_forms(faces):
     "A path relative to root_dir, an absolute path or a DataFrame; names stay strings ('000', not 0)."
     df = pd.read_csv(faces / 'videos_df.csv', dtype={'name': str})
     for csv_file in ('videos_df.csv', faces / 'videos_df.csv', df):
-        ds = VideoDataset(faces, csv_file, split='train', video_len=4, crop_size=SIZE)
+        ds = VideoDataset(faces, csv_file, split='train', video_len=4, input_size=SIZE)
         assert ds.videos.name.tolist() == ['same', '000']
         assert ds[1][0].shape == (4, 3, SIZE, SIZE)
 
 
 def test_eval_frames_evenly_spaced(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, crop_size=SIZE)
+    ds = VideoDataset(faces, split='valid', video_len=8, input_size=SIZE)
     assert not ds.train
     assert frame_numbers(ds[0][0]) == np.linspace(0, 39, 8).round().astype(int).tolist()
     assert frame_numbers(ds[0][0]) == frame_numbers(ds[0][0])
 
 
 def test_train_window_is_consecutive_and_random(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, crop_size=SIZE, train=True, augment=False)
+    ds = VideoDataset(faces, split='valid', video_len=8, input_size=SIZE, train=True, augment=False)
     starts = set()
     for _ in range(10):
         numbers = frame_numbers(ds[0][0])
@@ -75,7 +75,7 @@ def test_train_window_is_consecutive_and_random(faces):
 
 
 def test_short_clips_loop(faces):
-    ds = VideoDataset(faces, split='valid', video_len=12, crop_size=SIZE)
+    ds = VideoDataset(faces, split='valid', video_len=12, input_size=SIZE)
     assert frame_numbers(ds[1][0]) == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
     assert frame_indices(1, 4).tolist() == [0, 0, 0, 0]
 
@@ -89,7 +89,7 @@ def test_clips_are_memory_mapped(faces, monkeypatch):
 
 def test_one_augmentation_per_clip(faces):
     "Identical frames in, identical frames out: the random crop/flip/rotation/jitter/JPEG are drawn once per clip."
-    ds = VideoDataset(faces, split='train', video_len=8, crop_size=48)
+    ds = VideoDataset(faces, split='train', video_len=8, input_size=48)
     assert ds.train
     for _ in range(5):
         clip = ds[0][0]
@@ -113,17 +113,17 @@ def test_augmentation_levels(faces):
     assert kinds(clip_transforms(48, train=True, augment='light')) == [
         'RandomResizedCrop', 'RandomHorizontalFlip', 'ToDtype', 'Normalize']
     assert kinds(clip_transforms(48, train=True, augment='none')) == kinds(clip_transforms(48))
-    assert 'JPEG' in kinds(VideoDataset(faces, split='train', video_len=4, crop_size=48).transforms)
-    assert 'JPEG' not in kinds(VideoDataset(faces, split='train', video_len=4, crop_size=48, augment='light').transforms)
+    assert 'JPEG' in kinds(VideoDataset(faces, split='train', video_len=4, input_size=48).transforms)
+    assert 'JPEG' not in kinds(VideoDataset(faces, split='train', video_len=4, input_size=48, augment='light').transforms)
     with pytest.raises(ValueError, match="augment='heavy'"):
         clip_transforms(48, train=True, augment='heavy')
 
 
 def test_two_draws_differ(faces):
     torch.manual_seed(0)
-    ds = VideoDataset(faces, split='train', video_len=8, crop_size=48)
+    ds = VideoDataset(faces, split='train', video_len=8, input_size=48)
     assert not torch.equal(ds[0][0], ds[0][0])
-    evaluation = VideoDataset(faces, split='train', video_len=8, crop_size=48, train=False)
+    evaluation = VideoDataset(faces, split='train', video_len=8, input_size=48, train=False)
     assert torch.equal(evaluation[0][0], evaluation[0][0])
 
 
@@ -141,7 +141,7 @@ def test_bad_arguments(faces):
 
 
 def test_show_returns_a_small_figure(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, crop_size=32)
+    ds = VideoDataset(faces, split='valid', video_len=8, input_size=32)
     for clip in (ds[0][0], np.load(faces / 'clips' / 'long.npy', mmap_mode='r')[:8]):
         fig = show(clip, ncols=4)
         assert fig.get_size_inches().tolist() == [4, 2]
