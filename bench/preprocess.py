@@ -83,7 +83,7 @@ def main():
     extractor, rates = FaceExtractor(), []
     for row in table.itertuples():
         images = read_frames(row.path, frames=args.frames).images
-        boxes, _ = extractor.detect(images)
+        boxes, *_ = extractor.detect(images)
         rates.append(recall(reference[row.name], boxes))
     face_recall = float(np.mean(rates))
     print(f'preprocess: library {library_s:.2f} s/video ({60 / library_s:.1f} videos/min; DFDC 1080p clips '

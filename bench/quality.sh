@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# Quality on real videos: the recipe below, trained on FaceForensics++ c23 with a group-safe 75/25 split, then
-# `deepfake evaluate` end to end (decode -> faces -> model -> video score) on the held-out groups, and on the DFDC
-# sample as an out-of-domain check. Prints one summary line at the end; fails only on a crash.
+# Quality you can trust: every recipe file's group 5-fold cross-validation on all 94 shared FaceForensics++ c23
+# videos (each video scored once, by the model that never saw its people; 95% bootstrap intervals over groups), per
+# manipulation method, plus two out-of-domain checks scored by the 5 fold models together: the DFDC sample, and 42 real
+# talking-head clips (real_extra: how many are called FAKE). Prints one summary line per recipe; fails only on a crash.
 #
-#   bench/quality.sh [OUT]        (default bench/out/quality; preprocessing there resumes, training starts over)
-#   RECIPE=recipes/other.yaml bench/quality.sh   to try another recipe file
+#   bench/quality.sh [OUT]                                (default bench/out/quality; everything there resumes)
+#   RECIPES="recipes/ffpp_sbi.yaml" bench/quality.sh      only these recipes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=${1:-bench/out/quality}
 BIN=.venv/bin
-# The recipe recorded in BENCHMARKS.md (4 minutes of training on 2 CPU cores; the other recipes tried are listed there:
-# none got far past chance on 70 training videos).
-RECIPE=${RECIPE:-recipes/ffpp_lite0_clip.yaml}
+RECIPES=${RECIPES:-$(ls recipes/ffpp_*.yaml)}
 
-for d in ffpp_c23 dfdc_sample; do
+for d in ffpp_c23 dfdc_sample real_extra; do
   if [ ! -d "$DATA/$d" ]; then echo "quality: $DATA/$d is absent, nothing to measure"; exit 0; fi
 done
 mkdir -p "$OUT"
-$BIN/deepfake preprocess "$DATA/ffpp_c23" --out "$OUT/faces" --frames 32 --workers 2
-$BIN/deepfake split "$OUT/faces" --valid_frac 0.25 --seed 0   # seed 0: 24 held-out videos in whole groups
-$BIN/deepfake weights install
-start=$(date +%s)
-$BIN/python train.py -c "$RECIPE" --root_dir "$OUT/faces" --save_model_path "$OUT" --exp_name model --overwrite \
-  --log_interval 0
-train_min=$(( ($(date +%s) - start + 59) / 60 ))
-$BIN/deepfake evaluate "$OUT/model" "$DATA/ffpp_c23" --split_csv "$OUT/faces/videos_df.csv" --out "$OUT/report_ffpp" \
-  | tee "$OUT/ffpp.txt"
-$BIN/deepfake evaluate "$OUT/model" "$DATA/dfdc_sample" --out "$OUT/report_dfdc" | tee "$OUT/dfdc.txt"
+$BIN/deepfake preprocess "$DATA/ffpp_c23" --out "$OUT/faces" --frames 32 --workers 2 > "$OUT/preprocess.log"
+$BIN/deepfake preprocess "$DATA/dfdc_sample" --out "$OUT/faces_dfdc" --frames 32 >> "$OUT/preprocess.log"
+$BIN/deepfake preprocess "$DATA/real_extra" --out "$OUT/faces_real_extra" --frames 32 --workers 2 >> "$OUT/preprocess.log"
+$BIN/deepfake split "$OUT/faces" --folds 5 --seed 0   # groups of people whole in a fold
+$BIN/deepfake weights install > /dev/null
 
-metric() { grep -o "$2=[^ ]*" "$1" | head -1 | cut -d= -f2; }
-echo "quality: recipe [$RECIPE] trained in ${train_min} min;" \
-  "FF++ held out: video AUC $(metric "$OUT/ffpp.txt" auc) (target >= 0.90), log loss $(metric "$OUT/ffpp.txt" log_loss)," \
-  "$(metric "$OUT/ffpp.txt" videos) videos; DFDC sample (out of domain): AUC $(metric "$OUT/dfdc.txt" auc)," \
-  "log loss $(metric "$OUT/dfdc.txt" log_loss), $(metric "$OUT/dfdc.txt" videos) videos"
+for recipe in $RECIPES; do
+  name=$(basename "$recipe" .yaml)
+  $BIN/deepfake crossval -c "$recipe" --root_dir "$OUT/faces" --save_model_path "$OUT/cv" --log_interval 0 \
+    --out_of_domain "$OUT/faces_dfdc" "$OUT/faces_real_extra" > "$OUT/cv_$name.log" 2>&1
+  $BIN/python - "$OUT/cv/$name/crossval.json" "$name" <<'EOF'
+import json, sys
+s, name = json.load(open(sys.argv[1])), sys.argv[2]
+ci = lambda m: f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+dfdc, extra = (s['out_of_domain'][k] for k in sorted(s['out_of_domain']))
+print(f"quality: {name}: {s['folds']}-fold out-of-fold video AUC {ci(s['auc'])}, log loss {ci(s['log_loss'])} on "
+      f"{s['videos']} FF++ c23 videos ({s['minutes']} min); " + ', '.join(f'{m} {ci(v)}' for m, v in s['by_method'].items())
+      + f"; DFDC sample AUC {dfdc.get('auc', float('nan')):.3f} ({dfdc['videos']} videos); real_extra called FAKE "
+      f"{extra.get('called_fake', float('nan')):.0%} of {extra['videos']} (target: AUC >= 0.90)")
+EOF
+done

@@ -58,7 +58,7 @@ def model_kwargs(args):
     "The create_model keyword arguments of an experiment's args (a Namespace or dict)."
     a = args if isinstance(args, dict) else vars(args)
     keys = ['num_classes', 'embed_dim', 'rnn', 'hidden_size', 'num_layers', 'bidirectional', 'dropout',
-            'freeze_backbone']
+            'freeze_backbone', 'temporal']
     return {k: a[k] for k in keys if k in a}
 
 

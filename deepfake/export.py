@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .augment import prepare_clips
 from .checkpoints import data_config, load_model
 from .files import write_atomic
 from .metrics import auc, fake_probability
@@ -232,10 +233,9 @@ def load_exported(path, **kwargs):
 def dataset_clips(root_dir, runtime, csv_file='videos_df.csv', split='all'):
     "(clips N×T×3×H×W, labels) of a split of preprocessed faces, fed as `runtime` (an export or its sidecar) wants."
     m = runtime if isinstance(runtime, dict) else runtime.meta
-    ds = VideoDataset(root_dir, csv_file, split=split, video_len=m['video_len'], input_size=m['input_size'],
-                      mean=m['mean'], std=m['std'])
-    clips, labels = zip(*(ds[i] for i in range(len(ds))))
-    return torch.stack(clips), list(labels)
+    ds = VideoDataset(root_dir, csv_file, split=split, video_len=m['video_len'])
+    clips, _, labels = zip(*(ds[i] for i in range(len(ds))))
+    return prepare_clips(torch.stack(clips), m['input_size'], m['mean'], m['std']), list(labels)
 
 
 def check_export(checkpoint, exported, clips, labels=None):

@@ -160,8 +160,11 @@ class FrameClassifier(VideoClassifier):
 
 # %% ../nbs/01_model.ipynb a72b40e4
 def resnet_rnn(arch, num_classes=2, pretrained=False, weights=None, embed_dim=512, hidden_size=256, rnn='lstm',
-               num_layers=1, bidirectional=False, dropout=0.3, freeze_backbone=False):
-    "torchvision's ResNet `arch` (e.g. 'resnet50') as the frame encoder of a `CNNRNN`."
+               num_layers=1, bidirectional=False, dropout=0.3, freeze_backbone=False, temporal=None):
+    "torchvision's ResNet `arch` (e.g. 'resnet50') as the frame encoder of a `CNNRNN` (`temporal` 'none': a frame model)."
+    rnn = temporal or rnn
+    if rnn == 'none':
+        return torchvision_frames(arch, num_classes, pretrained, weights, dropout, freeze_backbone)
     encoder = torchvision_backbone(arch, pretrained)
     num_features, encoder.fc = encoder.fc.in_features, nn.Identity()
     model = CNNRNN(encoder, num_features, num_classes, embed_dim, hidden_size, rnn, num_layers, bidirectional,
@@ -176,8 +179,15 @@ def zero_head(linear):
     return linear
 
 # %% ../nbs/01_model.ipynb a154f794
-def timm_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False):
-    "timm's image classifier `arch` as a `FrameClassifier`, with timm's normalization for it."
+def timm_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False, temporal=None,
+                embed_dim=512, hidden_size=256, num_layers=1, bidirectional=False):
+    "timm's image classifier `arch` as a `FrameClassifier`, with timm's normalization for it; an RNN over its features with `temporal` 'lstm' or 'gru'."
+    if temporal not in (None, 'none'):
+        net = timm_backbone(arch, pretrained, num_classes=0)  # the feature extractor, no classifier
+        cfg = net.pretrained_cfg
+        model = CNNRNN(net, net.num_features, num_classes, embed_dim, hidden_size, temporal, num_layers, bidirectional,
+                       dropout, head=cfg['classifier'], freeze_backbone=freeze_backbone, mean=cfg['mean'], std=cfg['std'])
+        return load_backbone(model, weights) if weights else model
     net = timm_backbone(arch, pretrained, num_classes=num_classes, drop_rate=dropout)
     if not (pretrained and num_classes == net.pretrained_cfg.get('num_classes')):
         zero_head(net.get_classifier())  # a new head; ImageNet's own (1000 classes) stays as loaded
@@ -186,11 +196,18 @@ def timm_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3
     return load_backbone(model, weights) if weights else model
 
 # %% ../nbs/01_model.ipynb b4bde268
-def torchvision_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False):
-    "torchvision's 'mobilenet_v2' or ResNet `arch` as a `FrameClassifier` (ResNets have no dropout)."
+def torchvision_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False,
+                       temporal=None, embed_dim=512, hidden_size=256, num_layers=1, bidirectional=False):
+    "torchvision's 'mobilenet_v2' or ResNet `arch` as a `FrameClassifier` (ResNets have no dropout); an RNN over its features with `temporal` 'lstm' or 'gru'."
     kwargs = dict(dropout=dropout) if arch == 'mobilenet_v2' else {}
     net = torchvision_backbone(arch, pretrained, **kwargs)
     head, last = ('classifier', 'classifier.1') if arch == 'mobilenet_v2' else ('fc', 'fc')
+    if temporal not in (None, 'none'):
+        num_features = net.get_submodule(last).in_features
+        net.set_submodule(head, nn.Identity())
+        model = CNNRNN(net, num_features, num_classes, embed_dim, hidden_size, temporal, num_layers, bidirectional,
+                       dropout, head=head, freeze_backbone=freeze_backbone)
+        return load_backbone(model, weights) if weights else model
     linear = net.get_submodule(last)
     if linear.out_features != num_classes:
         net.set_submodule(last, zero_head(nn.Linear(linear.in_features, num_classes)))
@@ -202,8 +219,11 @@ VGGFACE2_URL = 'https://github.com/timesler/facenet-pytorch/releases/download/v2
 
 
 def facenet_lstm(num_classes=2, pretrained=False, weights=None, hidden_size=256, rnn='lstm', num_layers=1,
-                 bidirectional=False, dropout=0.3, freeze_backbone=False):
+                 bidirectional=False, dropout=0.3, freeze_backbone=False, temporal=None):
     "facenet-pytorch's InceptionResnetV1 face embeddings (VGGFace2 when `pretrained`) read by an RNN; frames ≥ 75 px."
+    rnn = temporal or rnn
+    if rnn == 'none':
+        raise ValueError('facenet_lstm reads face embeddings with an RNN: --temporal lstm or gru')
     try:
         encoder = InceptionResnetV1(pretrained='vggface2' if pretrained else None)
     except OSError as e:
@@ -240,7 +260,7 @@ def list_models(pattern=None):
 
 # %% ../nbs/01_model.ipynb e20bcb65
 TRAINER_ARGS = ('num_classes', 'pretrained', 'weights', 'embed_dim', 'hidden_size', 'rnn', 'num_layers',
-                'bidirectional', 'dropout', 'freeze_backbone')
+                'bidirectional', 'dropout', 'freeze_backbone', 'temporal')
 
 
 def create_model(name, **kwargs):

@@ -22,7 +22,8 @@ from .preprocess import extract_video
 from .sources import read_sources
 from .checkpoints import checkpoint_file, data_config, load_model
 from .metrics import fake_probability
-from .video_dataset import LABELS, clip_transforms, frame_indices
+from .augment import prepare_clips
+from .video_dataset import LABELS, frame_indices
 from .video_io import VideoError
 
 # %% ../nbs/04_predict.ipynb fa3543cc
@@ -104,14 +105,15 @@ class Detector:
             self.frames = 32
         keys = ('face_size', 'margin', 'detect_size', 'detect_every', 'thresholds', 'min_face_size')
         self.extractor = FaceExtractor(**{k: settings[k] for k in keys if k in settings}, device=self.device)
-        self.transforms = clip_transforms(self.input_size, train=False, mean=cfg['mean'], std=cfg['std'])
+        self.mean, self.std = cfg['mean'], cfg['std']
 
     def track_clip(self, faces):
         "A model input (1×T×C×H×W) from one track's faces, and the frame index of each of its T positions."
         faces = sorted(faces, key=lambda f: f.frame)
         pick = frame_indices(len(faces), self.video_len, train=False)
         crops = torch.from_numpy(np.stack([faces[i].crop for i in pick])).permute(0, 3, 1, 2)
-        return self.transforms(crops)[None].to(self.device), [faces[i].frame for i in pick]
+        x = prepare_clips(crops[None].to(self.device), self.input_size, self.mean, self.std)
+        return x, [faces[i].frame for i in pick]
 
     @torch.inference_mode()
     def logits(self, x):

@@ -23,10 +23,10 @@ import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip
+from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip, track_landmarks
 from .files import check_name, private_folder, write_atomic
 from .sources import IMAGE_EXTENSIONS, read_json
-from .video_io import VideoError, read_frames, sample_indices
+from .video_io import FrameStream, VideoError, sample_indices
 
 # %% ../nbs/13_preprocess.ipynb d7648202
 INDEX_COLUMNS = ['name', 'path', 'label', 'original', 'group', 'source', 'method', 'frames', 'faces', 'tracks',
@@ -80,19 +80,18 @@ def _read_face_images(folder, extractor, frames, interval):
             raise VideoError(f'{files[i]}: not a readable image')
         h, w = image.shape[:2]
         crop = crop_face(image[..., ::-1], (0, 0, w, h), margin=0, size=extractor.face_size)
-        faces.append(Face(int(i), 0, (0.0, 0.0, float(w), float(h)), 1.0, crop))
+        faces.append(Face(int(i), 0, (0.0, 0.0, float(w), float(h)), 1.0, crop))  # landmarks unknown
     return len(faces), faces
 
 
 def extract_video(record, extractor, frames=32, interval=None):
-    "(number of frames read, faces) for one row of the video table."
+    "(number of frames read, faces) for one row of the video table; frames are streamed, never all held."
     if record.get('source') == 'faces':
         return _read_face_images(record['path'], extractor, frames, interval)
-    decoded = read_frames(record['path'], frames=frames, interval=interval)
-    h, w = decoded.images.shape[1:3]
-    if min(h, w) < extractor.min_face_size:  # MTCNN's smallest face: nothing to find, and its pyramid breaks
-        raise VideoError(f"{record['path']}: frames of {w}×{h} pixels are too small to hold a face")
-    return len(decoded.images), extractor(decoded.images, decoded.indices)
+    stream = FrameStream(record['path'], frames=frames, interval=interval)
+    if min(stream.width, stream.height) < extractor.min_face_size:  # nothing to find, and MTCNN's pyramid breaks
+        raise VideoError(f"{record['path']}: frames of {stream.width}×{stream.height} pixels are too small to hold a face")
+    return len(stream), extractor(stream)
 
 # %% ../nbs/13_preprocess.ipynb 38b70b8f
 CROP_NAME = re.compile(r'\d+_\d{5}\.jpg')  # <track>_<frame>.jpg, the only files of a crops folder this module makes
@@ -104,12 +103,14 @@ def _save_faces(faces, tmp):
         cv2.imwrite(str(tmp / 'crops' / f'{f.track}_{f.frame:05d}.jpg'), f.crop[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
     np.save(tmp / 'clip.npy', track_clip(faces, 0))
+    np.save(tmp / 'landmarks.npy', track_landmarks(faces, 0))
 
 
 def _remove_outputs(out, name, keep=()):
     "Remove a video's clip and crops that this module made, except the crops named in `keep`."
     if not keep:
         (out / 'clips' / f'{name}.npy').unlink(missing_ok=True)
+        (out / 'clips' / f'{name}.landmarks.npy').unlink(missing_ok=True)
     folder = out / 'crops' / name
     if folder.is_dir():
         for p in folder.iterdir():
@@ -123,6 +124,7 @@ def _publish(tmp, out, name):
     "Move a finished video's clip and crops into place, replacing those of an earlier run of it."
     crops = sorted((tmp / 'crops').iterdir())
     _remove_outputs(out, name, keep={p.name for p in crops})
+    os.replace(tmp / 'landmarks.npy', out / 'clips' / f'{name}.landmarks.npy')
     os.replace(tmp / 'clip.npy', out / 'clips' / f'{name}.npy')
     (out / 'crops' / name).mkdir(exist_ok=True)
     for p in crops:

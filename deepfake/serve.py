@@ -112,9 +112,11 @@ class QuietServerHeader(WSGIRequestHandler):
 
 
 def create_app_from_env():
-    "The app for gunicorn: the checkpoint in $DEEPFAKE_CHECKPOINT, the upload cap in $DEEPFAKE_MAX_MB."
+    """The app for gunicorn: the checkpoint in $DEEPFAKE_CHECKPOINT, the upload cap in $DEEPFAKE_MAX_MB, the folder of
+    uploads while they are scored in $DEEPFAKE_TMP_DIR (default: the system's)."""
     detector = Detector(os.environ['DEEPFAKE_CHECKPOINT'])
-    return create_app(detector, max_mb=float(os.environ.get('DEEPFAKE_MAX_MB', 200)))
+    return create_app(detector, max_mb=float(os.environ.get('DEEPFAKE_MAX_MB', 200)),
+                      tmp_dir=os.environ.get('DEEPFAKE_TMP_DIR'))
 
 # %% ../nbs/07_serve.ipynb 1958e5ec
 HTML_PAGE = '''<!doctype html>

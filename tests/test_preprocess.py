@@ -70,11 +70,11 @@ def test_detect_on_few_frames_and_track_between():
     "On a real 1080p clip MTCNN runs on 9 of 32 frames; the interpolated boxes match detection on every frame."
     images = read_frames(shared_data('dfdc_sample') / 'dfdc_train_part_10' / 'widuwuoiur.mp4', frames=32).images
     few, calls = FaceExtractor(), []
-    detect_all = few.detect_all
-    few.detect_all = lambda batch: calls.append(len(batch)) or detect_all(batch)
-    boxes, _ = few.detect(images)
-    every, _ = FaceExtractor(detect_every=1).detect(images)
-    assert calls == [9] and [len(b) for b in boxes] == [len(b) for b in every] == [1] * 32
+    detect_small = few.detect_small
+    few.detect_small = lambda batch, scale: calls.append(len(batch)) or detect_small(batch, scale)
+    boxes, *_ = few.detect(images)
+    every, *_ = FaceExtractor(detect_every=1).detect(images)
+    assert sum(calls) == 9 and [len(b) for b in boxes] == [len(b) for b in every] == [1] * 32
     assert all(box_iou(a, b)[0, 0] >= 0.7 for a, b in zip(boxes, every))
 
 
@@ -211,3 +211,40 @@ def test_real_dfdc_sample(tmp_path):
         clip = np.load(tmp_path / 'faces' / 'clips' / f'{name}.npy')
         assert clip.shape[0] >= 6 and clip.shape[1:] == (64, 64, 3)
     assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['face_size'] == 64
+
+
+def test_landmarks_on_real_ffpp_faces_are_plausible(tmp_path):
+    "Each kept crop has MTCNN's 5 landmarks in crop pixels: eyes above the nose above the mouth, inside the crop."
+    root = shared_data('ffpp_c23')
+    table = read_source(root)
+    table = table[table.name.isin(['youtube_000', 'Deepfakes_000_003', 'Face2Face_001_870', 'FaceSwap_003_000'])]
+    table = table if len(table) else read_source(root).groupby('method').head(1)
+    index = preprocess(table, tmp_path / 'faces', frames=8, face_size=96, progress=False)
+    assert (index.status == 'ok').all()
+    for name in index.name:
+        clip = np.load(tmp_path / 'faces' / 'clips' / f'{name}.npy')
+        points = np.load(tmp_path / 'faces' / 'clips' / f'{name}.landmarks.npy')
+        assert points.shape == (len(clip), 5, 2) and np.isfinite(points).all()
+        eyes_y, nose_y, mouth_y = points[:, :2, 1].mean(1), points[:, 2, 1], points[:, 3:, 1].mean(1)
+        assert (eyes_y < nose_y).all() and (nose_y < mouth_y).all(), name
+        assert (points[:, 0, 0] < points[:, 1, 0]).all() and ((points > 0) & (points < 96)).all(), name
+        eye_distance = np.linalg.norm(points[:, 1] - points[:, 0], axis=1)
+        assert (eye_distance > 96 * 0.15).all() and (eye_distance < 96 * 0.6).all(), name  # a face, margin 0.3
+
+
+def test_face_extraction_memory_does_not_grow_with_frames():
+    "Streaming: the peak traced memory of extracting 64 frames of a 1080p clip is within 64 MB of extracting 8."
+    import tracemalloc
+    from deepfake.video_io import FrameStream
+    clip, extractor = shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4', FaceExtractor()
+
+    def peak(frames):
+        tracemalloc.start()
+        faces = extractor(FrameStream(clip, frames=frames))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len({f.frame for f in faces}) == frames
+        return peak
+
+    eight, sixty_four = peak(8), peak(64)
+    assert sixty_four - eight < 64e6, (eight / 1e6, sixty_four / 1e6)  # holding every frame: 56 × 6.2 MB more

@@ -197,3 +197,35 @@ def test_recipe_file_sets_defaults_and_flags_win(tmp_path):
         parse_args(['-c', str(recipe)])
     shipped = sorted((ROOT / 'recipes').glob('*.yaml'))
     assert shipped and all(parse_args(['-c', str(r)]).model_name for r in shipped)
+
+
+def test_self_blended_training_and_its_resume(demo_faces, tmp_path, capsys):
+    "--fakes sbi: the real videos only, each batch doubled by their self-blended fakes; resume is exact with it too."
+    seen = []
+
+    class Labels(Callback):
+        order = 2  # after BatchTransform
+
+        def before_batch(self):
+            if self.training:
+                seen.append(self.yb[0].tolist())
+    extra = ['--fakes', 'sbi', '--clips_per_video', '2', '--pairs']
+    train(tiny_args(demo_faces, tmp_path, 'sbi', *extra), cbs=[Labels()])
+    assert 'each with its self-blended fake' in capsys.readouterr().out
+    assert seen and all(labels == [0] * (len(labels) // 2) + [1] * (len(labels) // 2) for labels in seen)
+    full = pd.read_csv(tmp_path / 'sbi' / 'metrics.csv')
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_args(demo_faces, tmp_path, 'sbi_killed', *extra), cbs=[Kill()])
+    train(parse_args(['--resume', str(tmp_path / 'sbi_killed'), '--workers', '0']))
+    resumed = pd.read_csv(tmp_path / 'sbi_killed' / 'metrics.csv')
+    cols = [c for c in METRIC_COLUMNS if c != 'seconds']
+    pd.testing.assert_frame_equal(resumed[cols], full[cols])
+
+
+def test_every_frame_of_every_video_for_a_frame_model(demo_faces, tmp_path, capsys):
+    "clips_per_video all and video_len 1: each stored face is one item an epoch; validation scores 8-frame clips."
+    learn = train(tiny_args(demo_faces, tmp_path, 'frames', '--epochs', '1', '--model_name', 'frame_resnet18',
+                            '--video_len', '1', '--valid_len', '8', '--clips_per_video', 'all'))
+    faces = sum(len(np.load(demo_faces / 'clips' / f'{n}.npy')) for n in learn.dls.train.dataset.videos.name)
+    assert len(learn.dls.train.dataset) == faces and f'an epoch: {faces} clips of 1 frames' in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / 'frames')['data_cfg']['video_len'] == 8

@@ -1,14 +1,12 @@
-"Tests of deepfake.video_dataset on a tiny synthetic FACES folder (64 px clips)."
+"Tests of deepfake.video_dataset and deepfake.augment on a tiny synthetic FACES folder (64 px clips)."
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from torchvision import tv_tensors
-from torchvision.transforms import v2
-
-from deepfake.video_dataset import IMAGENET_MEAN, IMAGENET_STD, VideoDataset, clip_transforms, frame_indices, show
+from deepfake.augment import ClipAugment, jpeg, prepare_clips, self_blend
+from deepfake.video_dataset import VideoDataset, frame_indices, show
 
 matplotlib.use('Agg')
 SIZE = 64
@@ -20,9 +18,8 @@ def numbered_clip(n_frames):
 
 
 def frame_numbers(clip):
-    "Undo the normalization of a T×C×H×W clip of constant frames: the input frame index of each output frame."
-    value = clip[:, 0].mean((1, 2)) * IMAGENET_STD[0] + IMAGENET_MEAN[0]
-    return (value * 255 / 4).round().long().tolist()
+    "The input frame index of each frame of a uint8 T×C×H×W clip of constant frames."
+    return (clip[:, 0].float().mean((1, 2)) / 4).round().long().tolist()
 
 
 @pytest.fixture
@@ -33,6 +30,8 @@ def faces(tmp_path):
     np.save(clips / 'long.npy', numbered_clip(40))
     np.save(clips / 'short.npy', numbered_clip(5))
     np.save(clips / 'same.npy', np.repeat(rng.integers(0, 256, (1, SIZE, SIZE, 3), dtype=np.uint8), 8, axis=0))
+    np.save(clips / 'same.landmarks.npy', np.tile(np.float32([[20, 24], [44, 24], [32, 34], [24, 44], [40, 44]]),
+                                                  (8, 1, 1)))
     np.save(clips / '000.npy', numbered_clip(12))
     pd.DataFrame(dict(name=['long', 'short', 'same', '000'], label=['FAKE', 'REAL', 'FAKE', 'REAL'],
                       is_valid=[True, True, False, False], group=['a', 'a', 'b', 'c'])
@@ -40,11 +39,12 @@ def faces(tmp_path):
     return tmp_path
 
 
-def test_shapes_dtype_labels(faces):
-    ds = VideoDataset(faces, video_len=16, input_size=32)
-    clip, label = ds[0]
-    assert type(clip) is torch.Tensor and clip.shape == (16, 3, 32, 32) and clip.dtype == torch.float32
-    assert ds.labels == [1, 0] and label == 1 and isinstance(label, int)
+def test_items_are_uint8_windows_with_landmarks(faces):
+    ds = VideoDataset(faces, video_len=16)
+    clip, points, label = ds[0]
+    assert type(clip) is torch.Tensor and clip.shape == (16, 3, SIZE, SIZE) and clip.dtype == torch.uint8
+    assert points.shape == (16, 5, 2) and points[0, 2].tolist() == [32, 34] and label == 1
+    assert ds.labels == [1, 0] and ds[1][1].isnan().all()  # no landmarks file: NaN
     assert len(ds) == 2 and len(VideoDataset(faces, split='valid')) == 2 and len(VideoDataset(faces, split='all')) == 4
 
 
@@ -52,20 +52,18 @@ def test_csv_file_forms(faces):
     "A path relative to root_dir, an absolute path or a DataFrame; names stay strings ('000', not 0)."
     df = pd.read_csv(faces / 'videos_df.csv', dtype={'name': str})
     for csv_file in ('videos_df.csv', faces / 'videos_df.csv', df):
-        ds = VideoDataset(faces, csv_file, split='train', video_len=4, input_size=SIZE)
-        assert ds.videos.name.tolist() == ['same', '000']
-        assert ds[1][0].shape == (4, 3, SIZE, SIZE)
+        ds = VideoDataset(faces, csv_file, split='train', video_len=4)
+        assert ds.videos.name.tolist() == ['same', '000'] and ds[1][0].shape == (4, 3, SIZE, SIZE)
 
 
 def test_eval_frames_evenly_spaced(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, input_size=SIZE)
+    ds = VideoDataset(faces, split='valid', video_len=8)
     assert not ds.train
-    assert frame_numbers(ds[0][0]) == np.linspace(0, 39, 8).round().astype(int).tolist()
-    assert frame_numbers(ds[0][0]) == frame_numbers(ds[0][0])
+    assert frame_numbers(ds[0][0]) == np.linspace(0, 39, 8).round().astype(int).tolist() == frame_numbers(ds[0][0])
 
 
 def test_train_window_is_consecutive_and_random(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, input_size=SIZE, train=True, augment=False)
+    ds = VideoDataset(faces, split='valid', video_len=8, train=True)
     starts = set()
     for _ in range(10):
         numbers = frame_numbers(ds[0][0])
@@ -74,8 +72,19 @@ def test_train_window_is_consecutive_and_random(faces):
     assert len(starts) > 1
 
 
+def test_all_clips_per_video_covers_every_frame(faces):
+    "clips_per_video='all': a 40-frame clip gives five 8-frame windows side by side; a 1-frame window is every face."
+    ds = VideoDataset(faces, split='valid', video_len=8, clips_per_video='all', train=True)
+    assert len(ds) == 5 + 1  # long: 5 windows; short (5 frames): 1
+    seen = sorted(n for i in range(5) for n in frame_numbers(ds[i][0]))
+    assert seen == list(range(40))
+    frames = VideoDataset(faces, split='valid', video_len=1, clips_per_video='all', train=True)
+    assert len(frames) == 40 + 5 and sorted(frame_numbers(frames[i][0])[0] for i in range(40)) == list(range(40))
+    assert len(VideoDataset(faces, split='valid', video_len=8, clips_per_video=3, train=True)) == 6
+
+
 def test_short_clips_loop(faces):
-    ds = VideoDataset(faces, split='valid', video_len=12, input_size=SIZE)
+    ds = VideoDataset(faces, split='valid', video_len=12)
     assert frame_numbers(ds[1][0]) == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
     assert frame_indices(1, 4).tolist() == [0, 0, 0, 0]
 
@@ -87,62 +96,65 @@ def test_clips_are_memory_mapped(faces, monkeypatch):
     assert calls and all(mode == 'r' for mode in calls)
 
 
-def test_one_augmentation_per_clip(faces):
-    "Identical frames in, identical frames out: the random crop/flip/rotation/jitter/JPEG are drawn once per clip."
-    ds = VideoDataset(faces, split='train', video_len=8, input_size=48)
-    assert ds.train
-    for _ in range(5):
-        clip = ds[0][0]
-        assert (clip == clip[0]).all()
-
-
-def test_each_training_step_draws_once_per_clip():
-    "Step by step, the rarely applied hue jitter forced on, and v2.JPEG on a whole batch with one quality."
-    frame = torch.randint(0, 256, (1, 3, SIZE, SIZE), dtype=torch.uint8)
-    clip = tv_tensors.Video(frame.repeat(6, 1, 1, 1))
-    for step in clip_transforms(48, train=True).transforms:
-        if isinstance(step, v2.RandomApply):
-            step.p = 1.0
-        clip = step(clip)
-        assert (clip == clip[0]).all(), type(step).__name__
-
-
-def test_augmentation_levels(faces):
-    "light: crop and flip only; none: the evaluation resize even in training; an unknown level is named."
-    kinds = lambda t: [type(step).__name__ for step in t.transforms]
-    assert kinds(clip_transforms(48, train=True, augment='light')) == [
-        'RandomResizedCrop', 'RandomHorizontalFlip', 'ToDtype', 'Normalize']
-    assert kinds(clip_transforms(48, train=True, augment='none')) == kinds(clip_transforms(48))
-    assert 'JPEG' in kinds(VideoDataset(faces, split='train', video_len=4, input_size=48).transforms)
-    assert 'JPEG' not in kinds(VideoDataset(faces, split='train', video_len=4, input_size=48, augment='light').transforms)
+def test_one_augmentation_per_clip_and_reproducible(faces):
+    "Identical frames in, identical frames out (one draw per clip); clips of a batch differ; a seed repeats a batch."
+    still = VideoDataset(faces, split='train', video_len=8)[0][0]
+    batch = torch.stack([still, still, still])
+    for level in ('full', 'light', 'none'):
+        torch.manual_seed(0)
+        out = ClipAugment(48, level)(batch)
+        torch.manual_seed(0)
+        assert out.dtype == torch.uint8 and out.shape == (3, 8, 3, 48, 48) and torch.equal(out, ClipAugment(48, level)(batch))
+        assert (out == out[:, :1]).all(), level
+    assert not torch.equal(out[0], ClipAugment(48)(batch)[1])
     with pytest.raises(ValueError, match="augment='heavy'"):
-        clip_transforms(48, train=True, augment='heavy')
+        ClipAugment(48, 'heavy')
 
 
-def test_two_draws_differ(faces):
-    torch.manual_seed(0)
-    ds = VideoDataset(faces, split='train', video_len=8, input_size=48)
-    assert not torch.equal(ds[0][0], ds[0][0])
-    evaluation = VideoDataset(faces, split='train', video_len=8, input_size=48, train=False)
-    assert torch.equal(evaluation[0][0], evaluation[0][0])
+def test_jpeg_and_prepare(faces):
+    clip = VideoDataset(faces, split='train', video_len=4)[0][0]
+    again = jpeg(clip, 30)
+    assert again.dtype == torch.uint8 and again.shape == clip.shape and not torch.equal(again, clip)
+    ready = prepare_clips(clip[None], 32, mean=(0.5,) * 3, std=(0.25,) * 3)
+    assert ready.shape == (1, 4, 3, 32, 32) and ready.dtype == torch.float32 and ready.min() >= -2 and ready.max() <= 2
+
+
+def test_self_blend_shapes_ranges_and_one_draw_per_clip(faces):
+    "A self-blended fake: uint8, the clip's shape, the same change on every (identical) frame, unchanged outside the face."
+    clip, points, _ = VideoDataset(faces, split='train', video_len=8)[0]
+    torch.manual_seed(3)
+    fakes = self_blend(torch.stack([clip, clip]), torch.stack([points, points]))
+    assert fakes.dtype == torch.uint8 and fakes.shape == (2, 8, 3, SIZE, SIZE)
+    assert (fakes == fakes[:, :1]).all() and not torch.equal(fakes[0], clip)
+    assert torch.equal(fakes[:, :, :, :2, :2], torch.stack([clip, clip])[:, :, :, :2, :2])  # a corner is background
+    ellipse = self_blend(clip[None], torch.full((1, 8, 5, 2), float('nan')))  # no landmarks: the margin's ellipse
+    assert ellipse.shape == (1, 8, 3, SIZE, SIZE)
 
 
 def test_missing_clip_names_the_file(faces):
     (faces / 'clips' / 'short.npy').unlink()
     with pytest.raises(FileNotFoundError, match='short.npy'):
-        VideoDataset(faces, split='valid')[1]
+        VideoDataset(faces, split='valid')
+
+
+def test_corrupt_clip_names_the_file(faces):
+    (faces / 'clips' / 'short.npy').write_bytes(b'\x93NUMPY garbage')
+    with pytest.raises(ValueError, match='short.npy.*not readable'):
+        VideoDataset(faces, split='valid')
 
 
 def test_bad_arguments(faces):
     with pytest.raises(ValueError, match='split'):
         VideoDataset(faces, split='test')
-    with pytest.raises(ValueError, match='REAL or FAKE'):
-        VideoDataset(faces, pd.DataFrame(dict(name=['x'], label=['?'], is_valid=[False])))
+    (faces / 'bad.csv').write_text('name,label,is_valid\nlong,maybe,0\n')
+    with pytest.raises(ValueError, match='bad.csv: line 2: label'):
+        VideoDataset(faces, 'bad.csv')
 
 
 def test_show_returns_a_small_figure(faces):
-    ds = VideoDataset(faces, split='valid', video_len=8, input_size=32)
-    for clip in (ds[0][0], np.load(faces / 'clips' / 'long.npy', mmap_mode='r')[:8]):
+    ds = VideoDataset(faces, split='valid', video_len=8)
+    ready = prepare_clips(ds[0][0][None], 32, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))[0]
+    for clip in (ds[0][0], ready, np.load(faces / 'clips' / 'long.npy', mmap_mode='r')[:8]):
         fig = show(clip, ncols=4)
         assert fig.get_size_inches().tolist() == [4, 2]
         matplotlib.pyplot.close(fig)
