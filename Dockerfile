@@ -7,8 +7,8 @@ WORKDIR /app
 COPY --chown=deepfake . /app
 USER deepfake
 
-# The same install as `make install` (pinned torch/torchvision, facenet-pytorch with --no-deps)
-RUN make install
+# Serving only: pinned torch/torchvision, facenet-pytorch with --no-deps, the package without its training extras
+RUN make install-serve
 
 ENV DEEPFAKE_CHECKPOINT=/models/best.pth DEEPFAKE_MAX_MB=200
 EXPOSE 8000

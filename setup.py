@@ -15,6 +15,6 @@ setup(
     python_requires=f">={s['min_python']}",
     packages=find_packages(include=[s['lib_path'], f"{s['lib_path']}.*"]),
     install_requires=s['requirements'].split(),
-    extras_require={'dev': s['dev_requirements'].split()},
+    extras_require={'train': s['train_requirements'].split(), 'dev': s['dev_requirements'].split()},
     entry_points={'console_scripts': s['console_scripts'].split()},
 )

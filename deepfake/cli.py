@@ -98,8 +98,17 @@ def train_parser(parser):
     return parser
 
 
+def _training_stack():
+    "deepfake.trainer, or a one-line error when the training extras are not installed (the serving image)."
+    try:
+        from . import trainer
+    except ModuleNotFoundError as e:
+        raise ValueError(f"training needs the training extras ({e.name} is missing): pip install -e '.[train]'") from None
+    return trainer
+
+
 def run_train(args):
-    from .trainer import train
+    train = _training_stack().train
     train_args = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in ('run', 'command')})
     learn = train(train_args)
     print(f'checkpoints and metrics.csv in {learn.exp_dir}')
@@ -115,6 +124,7 @@ def crossval_parser(parser):
 
 
 def run_crossval(args):
+    _training_stack()
     from .crossval import cross_validate
     s = cross_validate(args, args.out_of_domain)
     ci = lambda m: f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"

@@ -148,3 +148,27 @@ def test_bad_checkpoints_and_exports(capsys, tiny_checkpoint, demo_videos, tmp_p
     assert code == 0 and 'wrote' in text
     code, text = run(capsys, 'train', '--root_dir', tmp_path, '--resume', tmp_path / 'broken.pth')
     assert code == 2 and 'not a readable checkpoint' in text
+
+
+def test_mlflow_store_that_is_not_sqlite_and_offline_pretrained(capsys, demo_faces, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'mlruns').mkdir()
+    (tmp_path / 'mlruns' / 'mlflow.db').write_text('not a database')
+    common = ['--root_dir', demo_faces, '--save_model_path', tmp_path, '--epochs', '1', '--workers', '0',
+              '--input_size', '32', '--video_len', '2']
+    code, text = run(capsys, 'train', *common, '--tracking', 'mlflow', '--exp_name', 'a')
+    assert code == 2 and 'not an SQLite database' in text
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # an empty weights cache, and no network
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    code, text = run(capsys, 'train', *common, '--model_name', 'xception', '--pretrained', '--exp_name', 'b')
+    assert code == 2 and 'no pretrained weights for legacy_xception' in text
+
+
+def test_weights_install_replaces_a_damaged_file(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    assert run(capsys, 'weights', 'install')[0] == 0
+    files = sorted((tmp_path / 'hub' / 'checkpoints').iterdir())
+    for f in files:
+        f.write_bytes(f.read_bytes()[:1000])  # truncated copies
+    code, text = run(capsys, 'weights', 'install')
+    assert code == 0 and all(f.stat().st_size > 1_000_000 for f in files)

@@ -165,13 +165,14 @@ def test_a_reused_experiment_name_is_refused(demo_faces, tmp_path, capsys):
     "A second run with one --exp_name is refused and the first run's files survive; --overwrite replaces them."
     assert train_cli(demo_faces, tmp_path) == 0
     exp = tmp_path / 'same'
-    before = {p.name: p.read_bytes() for p in exp.iterdir() if p.name != '.lock'}
+    (exp / '.tmp-1234-last.pth').write_bytes(b'half')  # what a run killed mid-write leaves
+    before = {p.name: p.read_bytes() for p in exp.iterdir() if p.name not in ('.lock', '.tmp-1234-last.pth')}
     (exp / 'notes.md').write_text('mine')
     capsys.readouterr()
     assert train_cli(demo_faces, tmp_path, '--epochs', '2') == 2
     err = capsys.readouterr().err
     assert 'holds an earlier run' in err and '--overwrite' in err and 'Traceback' not in err
-    assert {n: (exp / n).read_bytes() for n in before} == before
+    assert {n: (exp / n).read_bytes() for n in before} == before and not (exp / '.tmp-1234-last.pth').exists()
     assert train_cli(demo_faces, tmp_path, '--overwrite', '--epochs', '2') == 0
     assert pd.read_csv(exp / 'metrics.csv').epoch.tolist() == [1, 2] and (exp / 'notes.md').read_text() == 'mine'
 

@@ -108,3 +108,16 @@ def test_write_split_roundtrip(tmp_path, capsys):
     back = pd.read_csv(tmp_path / 'out' / 'videos_df.csv', dtype={'name': str, 'group': str})
     assert back.name.tolist() == split.name.tolist() and back.is_valid.tolist() == split.is_valid.tolist()
     assert split.is_valid.any() and not split.is_valid.all()
+
+
+def test_folds_keep_groups_whole_and_spread_the_classes():
+    from deepfake.split import make_split
+    rows = [dict(name=f'v{g}_{k}', label='FAKE' if k else 'REAL', group=f'g{g}', status='ok', source='x',
+                 original=None if not k else f'v{g}_0') for g in range(20) for k in range(3)]
+    split = make_split(pd.DataFrame(rows), folds=5, seed=0)
+    assert split.groupby('group').fold.nunique().max() == 1 and sorted(split.fold.unique()) == [0, 1, 2, 3, 4]
+    assert (split.is_valid == (split.fold == 0)).all()
+    counts = pd.crosstab(split.fold, split.label)
+    assert counts.REAL.min() >= 3 and counts.FAKE.min() >= 6
+    with pytest.raises(ValueError, match='--folds 30'):
+        make_split(pd.DataFrame(rows), folds=30)
