@@ -1,14 +1,19 @@
 """Preprocessing throughput: the library's `preprocess` against the seeds' way, in one run, on real videos.
 
-    python bench/preprocess.py [--frames 32] [--ffpp 8] [--workers 1]
+    python bench/preprocess.py [--frames 32] [--repeat 3] [--ffpp 8] [--workers 1] [--device auto]
 
 Baseline (written here the way a seed did it): OpenCV reads every frame, and facenet-pytorch's MTCNN
 (`margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9]`) runs on each sampled full-resolution frame,
 one video at a time. Library: `deepfake.preprocess.preprocess` with its defaults (crops written too).
-Face recall: the share of the baseline's faces that the library's extractor also finds (IoU >= 0.5).
-Prints one summary line at the end; fails only on a crash.
+Steady state: the DFDC 1080p clips copied `--repeat` times, videos/min from each video's own seconds after the first
+two (the start-up, loading the detector, is reported apart). Face recall: the share of the baseline's faces that the
+library's extractor also finds (IoU >= 0.5). Peak memory: a fresh process running `preprocess` on one 1080p clip
+at 4, 32 and 300 frames, its peak RSS (what one worker costs). Prints one summary line at the end.
 """
 import argparse
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,8 +25,9 @@ import torch
 from facenet_pytorch import MTCNN
 
 from deepfake.faces import FaceExtractor, box_iou
+from deepfake.models import pick_device
 from deepfake.preprocess import preprocess
-from deepfake.sources import read_source
+from deepfake.sources import read_source, read_sources
 from deepfake.video_io import read_frames, sample_indices
 
 DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
@@ -43,6 +49,30 @@ def baseline(path, frames, mtcnn):
     return boxes
 
 
+MEMORY = """import resource, sys, tempfile
+from deepfake.preprocess import preprocess
+from deepfake.sources import read_source
+preprocess(read_source(sys.argv[1]), tempfile.mkdtemp(), frames=int(sys.argv[2]), device=sys.argv[3], progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(clip, frames, device):
+    "Peak RSS (MB) of a fresh process that preprocesses `clip` at `frames` frames: what one worker costs."
+    out = subprocess.run([sys.executable, '-c', MEMORY, str(clip), str(frames), str(device)], capture_output=True,
+                         text=True, check=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def repeated(clips, copies, folder):
+    "A folder holding `copies` copies of each clip under distinct names, for a steady-state measure."
+    folder.mkdir()
+    for k in range(copies):
+        for clip in clips:
+            shutil.copy(clip, folder / f'{Path(clip).stem}_{k}.mp4')
+    return folder
+
+
 def recall(reference, found):
     "Share of reference boxes matched by a found box of the same frame with IoU >= 0.5."
     hits = total = 0
@@ -56,40 +86,51 @@ def recall(reference, found):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--frames', type=int, default=32)
-    p.add_argument('--ffpp', type=int, default=8, help='FaceForensics++ videos to add (0: DFDC only)')
+    p.add_argument('--repeat', type=int, default=3, help='copies of each DFDC clip for the steady state')
+    p.add_argument('--ffpp', type=int, default=8, help='FaceForensics++ videos to add to the recall set (0: DFDC only)')
     p.add_argument('--workers', type=int, default=1, help="the library's --workers (the baseline runs one video at a time)")
+    p.add_argument('--device', default='auto')
     args = p.parse_args()
-    table = read_source(DATA / 'dfdc_sample')
-    table = table[table.status != 'missing']
-    if args.ffpp:
-        ffpp = read_source(DATA / 'ffpp_c23')
-        table = pd.concat([table, ffpp.sample(args.ffpp, random_state=0)], ignore_index=True)
-    print(f'{len(table)} videos, {args.frames} frames each, {torch.get_num_threads()} torch threads')
+    device = pick_device(args.device)
+    dfdc = read_source(DATA / 'dfdc_sample')
+    dfdc = dfdc[dfdc.status != 'missing']
+    table = pd.concat([dfdc, read_source(DATA / 'ffpp_c23').sample(args.ffpp, random_state=0)], ignore_index=True) \
+        if args.ffpp else dfdc
+    print(f'{len(dfdc)} DFDC 1080p clips x {args.repeat} for the steady state, {len(table)} videos for recall, '
+          f'{args.frames} frames each, {device}, {torch.get_num_threads()} torch threads')
 
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = read_sources([repeated(dfdc.path, args.repeat, Path(tmp) / 'clips')])
         start = time.perf_counter()
-        index = preprocess(table, out, frames=args.frames, workers=args.workers, progress=False)
-        library_s = (time.perf_counter() - start) / len(table)
-    # each video's own seconds (decode, faces, writing) split the wall time between the two sets
-    dfdc = index.source == 'dfdc'
-    dfdc_s = library_s * index.seconds[dfdc].mean() / index.seconds.mean()
+        index = preprocess(clips, Path(tmp) / 'faces', frames=args.frames, workers=args.workers, device=device,
+                           progress=False)
+        wall = time.perf_counter() - start
+    startup = wall - index.seconds.sum() / args.workers
+    library_s = index.seconds.iloc[2:].mean() / args.workers  # steady: each video's own time, the first two left out
 
-    mtcnn = MTCNN(margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9], device='cpu')
-    start, reference = time.perf_counter(), {}
+    mtcnn = MTCNN(margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9], device=device)
+    reference, baseline_times = {}, []
     for row in table.itertuples():
+        start = time.perf_counter()
         reference[row.name] = baseline(row.path, args.frames, mtcnn)
-    baseline_s = (time.perf_counter() - start) / len(table)
+        baseline_times.append(time.perf_counter() - start)
+    dfdc_times = [t for t, source in zip(baseline_times, table.source) if source == 'dfdc']
+    baseline_s = float(np.mean(dfdc_times[1:] or dfdc_times))  # the first one warms MTCNN up
 
-    extractor, rates = FaceExtractor(), []
+    extractor, rates = FaceExtractor(device=device), []
     for row in table.itertuples():
         images = read_frames(row.path, frames=args.frames).images
         boxes, *_ = extractor.detect(images)
         rates.append(recall(reference[row.name], boxes))
     face_recall = float(np.mean(rates))
-    print(f'preprocess: library {library_s:.2f} s/video ({60 / library_s:.1f} videos/min; DFDC 1080p clips '
-          f'{60 / dfdc_s:.1f} videos/min, target >= 45; --workers {args.workers}), '
-          f'baseline {baseline_s:.2f} s/video ({60 / baseline_s:.1f} videos/min), '
-          f'speed-up {baseline_s / library_s:.2f}x, face recall vs baseline {face_recall:.3f} (target >= 0.98)')
+    memory = {n: peak_rss_mb(dfdc.path.iloc[0], n, device) for n in (4, 32, 300)}
+    growth = (memory[300] - memory[4]) / 296
+    print(f'preprocess: DFDC 1080p clips, steady state: library {library_s:.2f} s/video ({60 / library_s:.1f} '
+          f'videos/min, target >= 45; --workers {args.workers}; start-up {startup:.1f} s apart), baseline '
+          f'{baseline_s:.2f} s/video ({60 / baseline_s:.1f} videos/min), speed-up {baseline_s / library_s:.2f}x; '
+          f'face recall vs baseline {face_recall:.3f} over {len(table)} videos (target >= 0.98); peak RSS of one worker '
+          f'{memory[4]:.0f} / {memory[32]:.0f} / {memory[300]:.0f} MB at 4 / 32 / 300 frames, {growth:.2f} MB a frame '
+          f'(targets <= 1200 MB at 300, <= 0.7 MB a frame)')
 
 
 if __name__ == '__main__':
