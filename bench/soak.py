@@ -98,7 +98,7 @@ def main():
                 try:
                     if requests.get(URL + '/health', timeout=1).ok:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or still loading the model
                     time.sleep(0.5)
             else:
                 raise SystemExit(f'gunicorn did not start: {server.stderr.read()[-2000:]}')

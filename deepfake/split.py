@@ -19,8 +19,10 @@ def read_index(index):
     "The preprocessing `index.csv` (a path, or a DataFrame passed through) with its identifiers as strings."
     if isinstance(index, pd.DataFrame):
         return index
-    ids = {c: str for c in ('name', 'label', 'original', 'group', 'source', 'method', 'status')}
-    return pd.read_csv(index, dtype=ids)
+    if not Path(index).is_file():
+        raise FileNotFoundError(f'{index}: no such file; `deepfake preprocess ... --out {Path(index).parent}` writes it')
+    ids = {c: str for c in ('name', 'label', 'original', 'group', 'source', 'method', 'status', 'error')}
+    return read_csv(index, ['name', 'label', 'group', 'status'], dtype=ids)  # counts and seconds stay numbers
 
 # %% ../nbs/14_split.ipynb 951f04bc
 def labelled(index):
