@@ -42,11 +42,14 @@ def random_checkpoint(folder, model_name, input_size, video_len, frames):
     return path
 
 
-COLD = """import resource, sys, time
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec, so a child started by a big parent reports
+# the parent's size; VmHWM is the new process's own peak.
+COLD = """import re, sys, time
 start = time.perf_counter()
 from deepfake.cli import main
 code = main(['predict', sys.argv[1], sys.argv[2], '--frames', sys.argv[3], '--device', sys.argv[4], '--out', sys.argv[5]])
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)
+hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)
+print(time.perf_counter() - start, hwm, code)
 """
 
 

@@ -49,11 +49,13 @@ def baseline(path, frames, mtcnn):
     return boxes
 
 
-MEMORY = """import resource, sys, tempfile
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec, so a child of this (by then large) process
+# would report this process's size; VmHWM is the new process's own peak.
+MEMORY = """import re, sys, tempfile
 from deepfake.preprocess import preprocess
 from deepfake.sources import read_source
 preprocess(read_source(sys.argv[1]), tempfile.mkdtemp(), frames=int(sys.argv[2]), device=sys.argv[3], progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))
 """
 
 

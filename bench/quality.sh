@@ -27,6 +27,10 @@ for recipe in $RECIPES; do
   name=$(basename "$recipe" .yaml)
   $BIN/deepfake crossval -c "$recipe" --root_dir "$OUT/faces" --save_model_path "$OUT/cv" --log_interval 0 \
     --out_of_domain "$OUT/faces_dfdc" "$OUT/faces_real_extra" > "$OUT/cv_$name.log" 2>&1
+  # the figures of record, small enough to commit: nbs/02e_crossval.ipynb draws their ROC curves
+  mkdir -p bench/results/quality
+  cp "$OUT/cv/$name/crossval.json" "bench/results/quality/$name.json"
+  cp "$OUT/cv/$name/oof.csv" "bench/results/quality/$name.oof.csv"
   $BIN/python - "$OUT/cv/$name/crossval.json" "$name" <<'EOF'
 import json, sys
 s, name = json.load(open(sys.argv[1])), sys.argv[2]

@@ -6,13 +6,14 @@
     NCHW, as the seed ran it) and with what the device allows: channels-last, mixed precision (bf16 autocast on a
     CPU, fp16 on CUDA), both.
 (b) the library: `deepfake.trainer.train` (fastai Learner) on packed clips of real FF++ faces written by
-    `deepfake preprocess`: uint8 clips from VideoDataset, augmented and normalized on the device in batches
-    (`BatchTransform`), with the trainer flags (`--channels_last`, `--amp`) of the fastest (a); and the share of its
+    `deepfake preprocess`: uint8 clips from VideoDataset, augmented and normalized in batches (`BatchTransform`: on a
+    GPU there, on a CPU augmented in the loader's workers as they collate), with the trainer flags (`--channels_last`, `--amp`) of the fastest (a); and the share of its
     time the training loop waited for the next batch.
 (c) the seed's way, re-implemented here: one PIL JPEG per frame read from the face folders, per-frame torchvision
     transforms, the CNN called once per time step, a plain PyTorch loop.
-The loader alone, no model: clips/s of the library's uint8 loader, and of the design it replaced (every item
-augmented, turned to float32 and normalized in the workers, as deepfake 0.1 did), with the same workers.
+The loader alone, no model: clips/s of the library's uint8 loader (as a GPU run gets it; and as a CPU run does, each
+batch augmented in the workers), and of the design it replaced (every item augmented, turned to float32 and
+normalized in the workers, as deepfake 0.1 did), with the same workers.
 Every column uses the same model settings, once with the backbone frozen (as the seed trained it) and once
 fine-tuned. Clips/s counts training batches after two warm-up batches, data loading included for (b) and (c).
 Prints one summary line at the end; fails only on a crash.
@@ -34,6 +35,7 @@ from torchvision import transforms
 
 from deepfake.args import parse_args
 from deepfake.augment import ClipAugment, prepare_clips
+from deepfake.callbacks import WorkerBatch
 from deepfake.demo_data import make_demo_data
 from deepfake.models import create_model, pick_device
 from deepfake.preprocess import preprocess
@@ -135,12 +137,15 @@ class FloatItems(Dataset):
         return prepare_clips(self.augment(clip[None]), self.size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))[0], label
 
 
-def loader_rate(faces, csv, size, batch_size, workers, n, float_items=False):
-    "Clips/s of the loader alone over `n` batches after WARMUP ones: the library's uint8 items, or `FloatItems`."
+def loader_rate(faces, csv, size, batch_size, workers, n, items='uint8'):
+    """Clips/s of the loader alone over `n` batches after WARMUP ones: the library's uint8 items as a GPU gets them
+    ('uint8'), as a CPU run gets them, augmented in the workers by `WorkerBatch` ('uint8 augmented'), or `FloatItems`."""
     n = max(n, 30)  # a loader runs far faster than a model: more batches for a stable figure
     dataset = VideoDataset(faces, csv, split='train', video_len=T)
-    dataset = FloatItems(dataset, size) if float_items else dataset
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True)
+    dataset = FloatItems(dataset, size) if items == 'float' else dataset
+    collate = WorkerBatch(ClipAugment(size)) if items == 'uint8 augmented' else None
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                        collate_fn=collate)
     for i, batch in enumerate(loader):
         if i == WARMUP:
             start, clips = time.perf_counter(), 0
@@ -244,8 +249,9 @@ def main():
                 row['c_seed'] = seed_rate(faces, table[~table.is_valid], size, freeze, args.batch_size, args.workers,
                                           device)
                 if freeze:  # the loader does not depend on the model
-                    row['loader_uint8'] = loader_rate(faces, 'loader.csv', size, args.batch_size, args.workers, n)
-                    row['loader_float'] = loader_rate(faces, 'loader.csv', size, args.batch_size, args.workers, n, True)
+                    for items in ('uint8', 'uint8 augmented', 'float'):
+                        row[f'loader_{items.replace(" ", "_")}'] = loader_rate(faces, 'loader.csv', size,
+                                                                               args.batch_size, args.workers, n, items)
                 rows.append(row)
                 print(pd.DataFrame([row]).round(2).to_string(index=False), flush=True)
     df = pd.DataFrame(rows)
@@ -255,7 +261,8 @@ def main():
     print('train: ' + '; '.join(
         f'{r.size}px {r.backbone}: (a) {r.a_fp32:.1f} fp32, {r.a_best:.1f} {r.mode}; (b) {r.b_library:.1f}; '
         f'(c) {r.c_seed:.1f} clips/s; (b)/(a best) {r.b_over_a:.2f} ({r.b_data_wait:.0%} waiting for data), '
-        f'(b)/(c) {r.b_over_c:.2f}' + (f'; loader alone {r.loader_uint8:.0f} uint8 vs {r.loader_float:.0f} float clips/s'
+        f'(b)/(c) {r.b_over_c:.2f}' + (f'; loader alone {r.loader_uint8:.0f} uint8 ({r.loader_uint8_augmented:.0f} augmented in the workers, as '
+                                       f'on a CPU) vs {r.loader_float:.0f} float clips/s'
                                        if r.backbone == 'frozen' else '')
         for r in df.itertuples()) + ' (targets: CPU (b) >= 0.9 x (a); GPU (b) >= 0.8 x (a) and >= 3 x (c))')
 

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from .video_dataset import LABELS
 
@@ -29,6 +28,7 @@ def log_loss(y, p, eps=LOGLOSS_EPS):
 
 def auc(y, p):
     "ROC AUC, or NaN when only one class is present."
+    from sklearn.metrics import roc_auc_score  # here, not at the top: scikit-learn costs predict and serve 70 MB
     return float(roc_auc_score(y, p)) if len(set(np.asarray(y).tolist())) == 2 else math.nan
 
 

@@ -93,8 +93,8 @@ def default_workers():
     return min(8, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
 
 
-def build_dataloaders(args, device):
-    "Train and validation DataLoaders of uint8 clips over the packed faces (see above)."
+def build_dataloaders(args, device, create_batch=None):
+    "Train and validation DataLoaders of uint8 clips over the packed faces (see above); `create_batch` for training's."
     csv = Path(args.root_dir) / args.csv_file
     if not csv.is_file():
         raise ValueError(f'{csv}: no split CSV there; `deepfake split {args.root_dir}` writes one')
@@ -110,8 +110,10 @@ def build_dataloaders(args, device):
     workers = default_workers() if args.workers is None else args.workers
     common = dict(bs=args.batch_size, num_workers=workers, device=None, pin_memory=device.type == 'cuda',
                   after_batch=partial(_to_device, device=device))
-    shuffle = dict(shuffle_fn=grouped_shuffle(train_ds.groups)) if args.pairs else {}
-    return DataLoaders(DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > args.batch_size, **shuffle,
+    train_kw = dict(shuffle_fn=grouped_shuffle(train_ds.groups)) if args.pairs else {}
+    if create_batch:
+        train_kw['create_batch'] = create_batch
+    return DataLoaders(DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > args.batch_size, **train_kw,
                                   **common), DataLoader(valid_ds, shuffle=False, **common))
 
 
@@ -186,20 +188,21 @@ def _fit(args, ckpt, exp_dir, cbs):
     model = create_model(args.model_name, pretrained=args.pretrained, weights=args.weights, **model_kwargs(args))
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    dls = build_dataloaders(args, device)
-    if rank_distrib() == 0:
-        print(describe_epoch(dls, args), flush=True)
-    weights = class_weights(dls.train.dataset.labels) if args.balance_loss else None
-    if rank_distrib() == 0:
-        write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1))
     preprocess_file = Path(args.root_dir) / 'preprocess.json'
     extra = dict(data_cfg=dict(input_size=args.input_size, video_len=args.valid_len or args.video_len,
                                mean=list(model.mean), std=list(model.std)))
     if preprocess_file.exists():
         extra['preprocess'] = face_settings(json.loads(preprocess_file.read_text()))
-    history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
+    # on a CPU the blending and augmentation run in the loader's workers, beside the step (see deepfake.callbacks)
     batches = BatchTransform(args.input_size, model.mean, model.std, args.augment, args.jpeg_quality, args.fakes,
-                             extra.get('preprocess', {}).get('margin', 0.3))
+                             extra.get('preprocess', {}).get('margin', 0.3), in_workers=device.type == 'cpu')
+    dls = build_dataloaders(args, device, batches.worker_batch() if batches.in_workers else None)
+    if rank_distrib() == 0:
+        print(describe_epoch(dls, args), flush=True)
+    weights = class_weights(dls.train.dataset.labels) if args.balance_loss else None
+    if rank_distrib() == 0:
+        write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1))
+    history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
     callbacks = [SeedEachEpoch(args.seed), batches, VideoMetrics(VideoLoss(model)),
                  Checkpoints(exp_dir, args, history, extra), *cbs]
     if args.log_interval:

@@ -222,6 +222,16 @@ def test_self_blended_training_and_its_resume(demo_faces, tmp_path, capsys):
     pd.testing.assert_frame_equal(resumed[cols], full[cols])
 
 
+def test_augmentation_in_the_loader_workers_is_repeatable(demo_faces, tmp_path):
+    "On a CPU the loader's worker processes blend and augment each batch: two runs with 2 workers score the same."
+    runs = []
+    for name in ('first', 'second'):
+        train(tiny_args(demo_faces, tmp_path, name, '--epochs', '1', '--workers', '2', '--fakes', 'both'))
+        runs.append(pd.read_csv(tmp_path / name / 'metrics.csv'))
+    cols = [c for c in METRIC_COLUMNS if c != 'seconds']
+    pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])
+
+
 def test_every_frame_of_every_video_for_a_frame_model(demo_faces, tmp_path, capsys):
     "clips_per_video all and video_len 1: each stored face is one item an epoch; validation scores 8-frame clips."
     learn = train(tiny_args(demo_faces, tmp_path, 'frames', '--epochs', '1', '--model_name', 'frame_resnet18',
