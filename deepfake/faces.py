@@ -152,10 +152,10 @@ class FaceExtractor:
         keys = set(range(0, n, self.detect_every)) | {n - 1}
         window, last = [], None  # frames since the last detected one; (position, boxes, probs, points) of that one
         for k, (index, image) in enumerate(frames):
-            small, scale = self.downscale(image)
             if k not in keys:
-                window.append((k, index, image, small))
+                window.append((k, index, image))  # downscaled only if it has to be detected
                 continue
+            small, scale = self.downscale(image)
             current = (k, *(found[0] for found in self.detect_small([small], scale)))
             if window:
                 yield from self._between(last, current, window, scale)
@@ -170,8 +170,8 @@ class FaceExtractor:
             boxes, probs, points = interpolate_boxes([0, m], [a[1], b[1]], [a[2], b[2]], m + 1, [a[3], b[3]])
             found = [(boxes[k - a[0]], probs[k - a[0]], points[k - a[0]]) for k, *_ in window]
         else:  # the faces changed: no interpolation there
-            found = list(zip(*self.detect_small([small for *_, small in window], scale)))
-        for (k, index, image, _), detection in zip(window, found):
+            found = list(zip(*self.detect_small([self.downscale(image)[0] for *_, image in window], scale)))
+        for (k, index, image), detection in zip(window, found):
             yield (index, image, *detection)
 
     def detect(self, images):

@@ -98,7 +98,7 @@ class FrameStream:
     """The sampled frames of a video (see `sample_indices`), decoded in one forward pass as they are iterated:
     `(index, RGB uint8 H×W×3)` pairs. `len()` is the number of samples; a file that cannot be read raises
     `VideoError` at once, one that breaks off while decoding raises it when the stream gets there."""
-    def __init__(self, path, frames=None, interval=None, max_frames=None, ahead=8):
+    def __init__(self, path, frames=None, interval=None, max_frames=None, ahead=0):
         fixed_mmap_threshold()
         self.path, self.ahead, self.rotation = path, ahead, 0
         with _open(path) as container:
@@ -147,6 +147,10 @@ class FrameStream:
             raise VideoError(f'{path}: truncated, the stream ends at frame {seen} of {self.n_frames}')
 
     def __iter__(self):
+        "The sampled frames, decoded in the caller's thread, or with `ahead` in a thread at most that far ahead."
+        return self.decode_ahead() if self.ahead else self.decode()
+
+    def decode_ahead(self):
         "The sampled frames, decoded in a thread at most `ahead` frames ahead of the caller."
         frames, stop = queue.Queue(maxsize=self.ahead), threading.Event()
 
