@@ -106,6 +106,7 @@ class Face:
 
 class FaceExtractor:
     "MTCNN on downscaled frames, IoU tracks, square crops from the full-resolution frames."
+    KEY_BATCH = 4  # detected frames per MTCNN call while streaming: bounds the frames held (13 at --detect_every 4)
 
     def __init__(self, face_size=224, margin=0.3, detect_size=640, thresholds=(0.6, 0.7, 0.8),
                  min_face_size=20, detect_every=4, batch_size=16, device='cpu'):
@@ -148,19 +149,35 @@ class FaceExtractor:
     def detections(self, frames, n):
         """For each of `n` `(index, image)` pairs in order: `(index, image, boxes, probs, landmarks)`, the detector run
         on every `detect_every`-th frame and the last, boxes interpolated in between where the tracks of the two
-        detected frames agree, detected there too where they do not. At most `detect_every` frames are held."""
+        detected frames agree, detected there too where they do not. The detected frames go to MTCNN `KEY_BATCH` at a
+        time (one call costs less than several), so at most `(KEY_BATCH - 1) * detect_every + 1` frames are held."""
         keys = set(range(0, n, self.detect_every)) | {n - 1}
-        window, last = [], None  # frames since the last detected one; (position, boxes, probs, points) of that one
+        pending, last = [], None  # frames not given out yet; (position, boxes, probs, points) of the last detected one
         for k, (index, image) in enumerate(frames):
-            if k not in keys:
-                window.append((k, index, image))  # downscaled only if it has to be detected
+            pending.append((k, index, image))
+            if k in keys and (sum(p[0] in keys for p in pending) == self.KEY_BATCH or k == n - 1):
+                last = yield from self._detected(pending, keys, last)
+                pending = []
+        if pending:  # the stream stopped a frame or two short of its last sample: detect the last frame it gave
+            yield from self._detected(pending, keys | {pending[-1][0]}, last)
+
+    def _detected(self, pending, keys, last):
+        "The detections of the `pending` frames, their key frames detected in one batch; returns the last key frame's."
+        key_frames = [(k, image) for k, _, image in pending if k in keys]
+        smalls = [self.downscale(image) for _, image in key_frames]
+        scale = smalls[0][1]
+        found = dict(zip([k for k, _ in key_frames], zip(*self.detect_small([small for small, _ in smalls], scale))))
+        window = []  # frames since the last detected one, downscaled only if they have to be detected
+        for k, index, image in pending:
+            if k not in found:
+                window.append((k, index, image))
                 continue
-            small, scale = self.downscale(image)
-            current = (k, *(found[0] for found in self.detect_small([small], scale)))
+            current = (k, *found[k])
             if window:
                 yield from self._between(last, current, window, scale)
             yield (index, image, *current[1:])
             last, window = current, []
+        return last
 
     def _between(self, a, b, window, scale):
         "The detections of the frames between detected frames `a` and `b`: interpolated, or detected."
