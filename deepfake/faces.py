@@ -141,11 +141,6 @@ class FaceExtractor:
                 points.append(frame_points / scale if keep else np.zeros((0, 5, 2)))
         return boxes, probs, points
 
-    def detect_all(self, images):
-        "MTCNN's boxes (full resolution), probabilities and landmarks on every image of N×H×W×3."
-        smalls = [self.downscale(image) for image in images]
-        return self.detect_small([s for s, _ in smalls], smalls[0][1]) if smalls else ([], [], [])
-
     def detections(self, frames, n):
         """For each of `n` `(index, image)` pairs in order: `(index, image, boxes, probs, landmarks)`, the detector run
         on every `detect_every`-th frame and the last, boxes interpolated in between where the tracks of the two

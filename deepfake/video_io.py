@@ -7,8 +7,6 @@ __all__ = ['sample_indices', 'VideoError', 'Frames', 'rotate', 'SKIP_GAP', 'fixe
 import contextlib
 import ctypes
 import os
-import queue
-import threading
 from dataclasses import dataclass, field
 
 import av
@@ -98,9 +96,9 @@ class FrameStream:
     """The sampled frames of a video (see `sample_indices`), decoded in one forward pass as they are iterated:
     `(index, RGB uint8 H×W×3)` pairs. `len()` is the number of samples; a file that cannot be read raises
     `VideoError` at once, one that breaks off while decoding raises it when the stream gets there."""
-    def __init__(self, path, frames=None, interval=None, max_frames=None, ahead=0):
+    def __init__(self, path, frames=None, interval=None, max_frames=None):
         fixed_mmap_threshold()
-        self.path, self.ahead, self.rotation = path, ahead, 0
+        self.path, self.rotation = path, 0
         with _open(path) as container:
             stream = container.streams.video[0]
             self.n_frames, self.fps = _frame_count(stream, container), float(stream.average_rate or 0)
@@ -113,7 +111,7 @@ class FrameStream:
         return len(self.wanted)
 
     def decode(self):
-        "The sampled frames, decoded in this thread."
+        "The sampled frames, decoded as they are asked for."
         path, wanted, rate = self.path, self.wanted, self.fps
         with _open(path) as container:
             stream = container.streams.video[0]
@@ -147,41 +145,7 @@ class FrameStream:
             raise VideoError(f'{path}: truncated, the stream ends at frame {seen} of {self.n_frames}')
 
     def __iter__(self):
-        "The sampled frames, decoded in the caller's thread, or with `ahead` in a thread at most that far ahead."
-        return self.decode_ahead() if self.ahead else self.decode()
-
-    def decode_ahead(self):
-        "The sampled frames, decoded in a thread at most `ahead` frames ahead of the caller."
-        frames, stop = queue.Queue(maxsize=self.ahead), threading.Event()
-
-        def put(item):
-            "Hand `item` to the caller, waiting for room unless the caller has stopped listening."
-            while not stop.is_set():
-                try:
-                    return frames.put(item, timeout=0.1)
-                except queue.Full:
-                    continue
-
-        def work():
-            try:
-                for item in self.decode():
-                    put(item)
-                    if stop.is_set():
-                        return
-                put(StopIteration)
-            except Exception as e:  # handed to the caller, raised in its thread
-                put(e)
-
-        thread = threading.Thread(target=work, daemon=True, name='decoder')
-        thread.start()
-        try:
-            while (item := frames.get()) is not StopIteration:
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:  # the caller stopped early or failed: let the decoder go
-            stop.set()
-            thread.join()
+        return self.decode()
 
 
 def read_frames(path, frames=None, interval=None, max_frames=None):
