@@ -71,6 +71,8 @@ def get_args_parser(add_help=True):
                       help='JPEG re-compression quality range of --augment full')
     data.add_argument('--fakes', default='data', choices=['data', 'sbi', 'both'],
                       help="training fakes: the data's, self-blended ones made from its real videos only, or both")
+    data.add_argument('--extra_real', nargs='+', default=None, metavar='FACES',
+                      help='faces folders whose REAL videos join the training side (more real people; never validated)')
     data.add_argument('--pairs', action=B, default=False,
                       help='keep each fake in the batch of its original (videos of one group side by side)')
     model = p.add_argument_group('model')

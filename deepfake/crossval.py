@@ -19,7 +19,7 @@ from .checkpoints import data_config, load_checkpoint, load_model
 from .files import claim_folder, write_atomic
 from .metrics import auc, bootstrap_ci, fake_probability, log_loss
 from .split import read_split
-from .trainer import train
+from .trainer import absolute_paths, train
 from .video_dataset import VideoDataset
 
 # %% ../nbs/02e_crossval.ipynb 0b67a5fd
@@ -74,6 +74,7 @@ def cross_validate(args, out_of_domain=(), folds=None):
     if not base.root_dir:
         raise ValueError('--root_dir is required: a faces folder whose split CSV has folds (deepfake split --folds 5)')
     root = Path(base.root_dir).resolve()
+    trained_on = set(absolute_paths(base).extra_real or ())  # resolved, as the stored runs have them
     split = read_split(root / base.csv_file)
     if 'fold' not in split:
         raise ValueError(f'{root / base.csv_file}: no fold column; `deepfake split {root} --folds 5` writes one')
@@ -82,19 +83,24 @@ def cross_validate(args, out_of_domain=(), folds=None):
     lock = claim_folder(cv, 'cross-validation')
     try:
         folds = sorted(split.fold.unique()) if folds is None else folds
-        start, oof, models = time.perf_counter(), [], []
+        scoring, oof, models = 0.0, [], []
         for k in folds:
             exp, csv = cv / f'fold{k}', fold_split(split, k, cv / f'fold{k}.csv')
             if not _finished(exp, base):
                 train(argparse.Namespace(**{**vars(base), 'root_dir': str(root), 'csv_file': str(csv), 'resume': None,
                                             'save_model_path': str(cv), 'exp_name': f'fold{k}', 'overwrite': True}))
             models.append(exp / 'last.pth')
+            start = time.perf_counter()
             oof.append(score_clips(exp / 'last.pth', root, csv, device=base.device if base.device != 'auto' else 'cpu'))
-        minutes = (time.perf_counter() - start) / 60
+            scoring += time.perf_counter() - start
+        # the folds' epochs as their metrics.csv timed them (a fold kept from a stopped run counts too), and scoring
+        minutes = (sum(pd.read_csv(cv / f'fold{k}' / 'metrics.csv').seconds.sum() for k in folds) + scoring) / 60
         table = split.merge(pd.concat(oof), on='name')
         write_atomic(cv / 'oof.csv', lambda tmp: table.to_csv(tmp, index=False))
         summary = dict(recipe=base.config, folds=len(folds), minutes=round(minutes, 1), **oof_summary(table))
-        summary['out_of_domain'] = {str(f): folder_summary(_score_folder(models, f, 'cpu')) for f in out_of_domain}
+        summary['out_of_domain'] = {  # a folder the models trained on (--extra_real) is not out of domain
+            str(f): dict(trained_on=True) if str(Path(f).resolve()) in trained_on
+            else folder_summary(_score_folder(models, f, 'cpu')) for f in out_of_domain}
         write_atomic(cv / 'crossval.json', json.dumps(summary, indent=1))
         write_atomic(cv / 'report.md', report(summary, name))
         return summary
@@ -150,6 +156,9 @@ def report(summary, name):
         lines += ['## Out of domain (mean of the fold models)', '', '| faces | videos | fakes | AUC | log loss | called FAKE |',
                   '|---|---|---|---|---|---|']
         for folder, s in summary['out_of_domain'].items():
+            if s.get('trained_on'):
+                lines.append(f'| {folder} | trained on (--extra_real) | | | | |')
+                continue
             lines.append(f"| {folder} | {s['videos']} | {s['fakes']} | {s.get('auc', float('nan')):.3f} | "
                          f"{s['log_loss']:.3f} | {s.get('called_fake', float('nan')):.3f} |".replace('nan', '–'))
         lines.append('')

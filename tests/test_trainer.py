@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -220,6 +221,31 @@ def test_self_blended_training_and_its_resume(demo_faces, tmp_path, capsys):
     resumed = pd.read_csv(tmp_path / 'sbi_killed' / 'metrics.csv')
     cols = [c for c in METRIC_COLUMNS if c != 'seconds']
     pd.testing.assert_frame_equal(resumed[cols], full[cols])
+
+
+def test_extra_real_people_join_the_training_side_only(demo_faces, tmp_path, capsys):
+    "--extra_real: another faces folder's REAL videos train beside the split's (with sbi), never validate."
+    extra = tmp_path / 'other_faces'
+    (extra / 'clips').mkdir(parents=True)
+    index = pd.read_csv(demo_faces / 'index.csv', dtype={'name': str})
+    reals = index[(index.status == 'ok') & (index.label == 'REAL')].head(2)
+    for name in reals.name:
+        for suffix in ('.npy', '.landmarks.npy'):
+            shutil.copy(demo_faces / 'clips' / f'{name}{suffix}', extra / 'clips' / f'other_{name}{suffix}')
+    fake = index[index.label == 'FAKE'].head(1)  # a FAKE row there is not used
+    pd.concat([reals.assign(name='other_' + reals.name), fake]).to_csv(extra / 'index.csv', index=False)
+    shutil.copy(demo_faces / 'preprocess.json', extra / 'preprocess.json')
+    learn = train(tiny_args(demo_faces, tmp_path, 'extra', '--epochs', '1', '--fakes', 'sbi', '--extra_real', str(extra)))
+    train_videos, valid_videos = learn.dls.train.dataset.videos, learn.dls.valid.dataset.videos
+    assert set(train_videos.name) >= {'other_' + n for n in reals.name} and set(train_videos.label) == {'REAL'}
+    assert not valid_videos.name.str.startswith('other_').any() and fake.name.iloc[0] not in set(train_videos.name)
+    assert '(2 real from --extra_real)' in capsys.readouterr().out
+    assert json.loads((tmp_path / 'extra' / 'args.json').read_text())['extra_real'] == [str(extra.resolve())]
+
+    settings = json.loads((extra / 'preprocess.json').read_text())
+    (extra / 'preprocess.json').write_text(json.dumps({**settings, 'face_size': 2 * settings['face_size']}))
+    with pytest.raises(ValueError, match='preprocess both the same way'):
+        train(tiny_args(demo_faces, tmp_path, 'cut_otherwise', '--epochs', '1', '--extra_real', str(extra)))
 
 
 def test_augmentation_in_the_loader_workers_is_repeatable(demo_faces, tmp_path):
