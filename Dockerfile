@@ -10,8 +10,9 @@ USER deepfake
 # Serving only: pinned torch/torchvision, facenet-pytorch with --no-deps, the package without its training extras
 RUN make install-serve
 
-ENV DEEPFAKE_CHECKPOINT=/models/best.pth DEEPFAKE_MAX_MB=200
+# WEB_CONCURRENCY: gunicorn's worker count, and how many ways the app splits the cores among them
+ENV DEEPFAKE_CHECKPOINT=/models/best.pth DEEPFAKE_MAX_MB=200 WEB_CONCURRENCY=2
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
-CMD [".venv/bin/gunicorn", "-w", "2", "--timeout", "300", "-b", "0.0.0.0:8000", "deepfake.serve:create_app_from_env()"]
+CMD [".venv/bin/gunicorn", "--timeout", "300", "-b", "0.0.0.0:8000", "deepfake.serve:create_app_from_env()"]

@@ -89,7 +89,7 @@ def main():
         port = free_port()
         URL = f'http://127.0.0.1:{port}'
         env = {**os.environ, 'DEEPFAKE_CHECKPOINT': str(checkpoint), 'DEEPFAKE_MAX_MB': str(args.max_mb),
-               'DEEPFAKE_TMP_DIR': str(uploads), 'OMP_NUM_THREADS': '1'}
+               'DEEPFAKE_TMP_DIR': str(uploads), 'WEB_CONCURRENCY': str(args.workers)}  # each worker its share of the cores
         server = subprocess.Popen([str(Path(sys.executable).parent / 'gunicorn'), '-w', str(args.workers), '--timeout',
                                    '300', '-b', f'127.0.0.1:{port}', 'deepfake.serve:create_app_from_env()'],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

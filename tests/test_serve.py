@@ -53,6 +53,26 @@ def test_sniff():
     assert sniff_video(b'<html><body>') is None
 
 
+def test_gunicorn_workers_share_the_cores(tiny_checkpoint, monkeypatch):
+    "create_app_from_env: each of $WEB_CONCURRENCY workers gets its share of the cores; a set OMP_NUM_THREADS wins."
+    import torch
+    from deepfake.serve import create_app_from_env
+    before, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
+    monkeypatch.setenv('DEEPFAKE_CHECKPOINT', str(tiny_checkpoint))
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    try:
+        for workers in (1, 2, 4 * cores):
+            monkeypatch.setenv('WEB_CONCURRENCY', str(workers))
+            create_app_from_env()
+            assert torch.get_num_threads() == max(1, cores // workers)
+        torch.set_num_threads(before)
+        monkeypatch.setenv('OMP_NUM_THREADS', str(before))
+        create_app_from_env()
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_health_and_page(server):
     url, _ = server
     assert requests.get(url + '/health').json() == {'status': 'ok', 'model': 'resnet18'}
