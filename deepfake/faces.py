@@ -132,8 +132,7 @@ class FaceExtractor:
     def downscale(self, image):
         "The copy of a frame (an array or a `HeldFrame`) the detector sees (long side `detect_size`), and its scale."
         scale = min(1.0, self.detect_size / max(image.shape[:2]))
-        # a held frame's RGB image is made for this copy and let go (made again when its faces are cut): scaling
-        # the decoded YUV pixels directly moved MTCNN's boxes (IoU down to 0.5 on a DFDC clip)
+        # from the RGB image: scaling a held frame's YUV pixels directly moved MTCNN's boxes (IoU 0.5 on a DFDC clip)
         image = pixels(image)
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
         return small, scale
@@ -168,10 +167,11 @@ class FaceExtractor:
 
     def _detected(self, pending, keys, last):
         "The detections of the `pending` frames, their key frames detected in one batch; returns the last key frame's."
-        key_frames = [(k, image) for k, _, image in pending if k in keys]
-        smalls = [self.downscale(image) for _, image in key_frames]
+        # a key frame turns RGB once, for its downscaled copy now and its crops when it is given out
+        key_frames = {k: pixels(image) for k, _, image in pending if k in keys}
+        smalls = [self.downscale(image) for image in key_frames.values()]
         scale = smalls[0][1]
-        found = dict(zip([k for k, _ in key_frames], zip(*self.detect_small([small for small, _ in smalls], scale))))
+        found = dict(zip(key_frames, zip(*self.detect_small([small for small, _ in smalls], scale))))
         window = []  # frames since the last detected one, downscaled only if they have to be detected
         for k, index, image in pending:
             if k not in found:
@@ -180,7 +180,7 @@ class FaceExtractor:
             current = (k, *found[k])
             if window:
                 yield from self._between(last, current, window, scale)
-            yield (index, image, *current[1:])
+            yield (index, key_frames.pop(k), *current[1:])
             last, window = current, []
         return last
 
@@ -210,7 +210,7 @@ class FaceExtractor:
 
     def __call__(self, frames, indices=None):
         """Every face in the frames, as `Face`s sorted by track then frame. `frames`: an N×H×W×3 array (with its frame
-        `indices`), or a `FrameStream` (`held=True` best), whose frames are let go as soon as their faces are cut."""
+        `indices`), or a `FrameStream`, whose frames are let go as soon as their faces are cut."""
         if isinstance(frames, np.ndarray):
             frames, n = zip(range(len(frames)) if indices is None else indices, frames), len(frames)
         else:

@@ -88,7 +88,7 @@ def extract_video(record, extractor, frames=32, interval=None):
     "(number of frames read, faces) for one row of the video table; frames are streamed, never all held."
     if record.get('source') == 'faces':
         return _read_face_images(record['path'], extractor, frames, interval)
-    stream = FrameStream(record['path'], frames=frames, interval=interval, held=True)
+    stream = FrameStream(record['path'], frames=frames, interval=interval)
     if min(stream.width, stream.height) < extractor.min_face_size:  # nothing to find, and MTCNN's pyramid breaks
         raise VideoError(f"{record['path']}: frames of {stream.width}×{stream.height} pixels are too small to hold a face")
     return len(stream), extractor(stream)

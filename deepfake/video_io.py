@@ -110,12 +110,11 @@ def fixed_mmap_threshold(size=1 << 20):
 
 class FrameStream:
     """The sampled frames of a video (see `sample_indices`), decoded in one forward pass as they are iterated:
-    `(index, RGB uint8 H×W×3)` pairs, or `(index, HeldFrame)` pairs when `held`. `len()` is the number of samples; a
-    file that cannot be read raises `VideoError` at once, one that breaks off while decoding raises it when the stream
-    gets there."""
-    def __init__(self, path, frames=None, interval=None, max_frames=None, held=False):
+    `(index, HeldFrame)` pairs. `len()` is the number of samples; a file that cannot be read raises `VideoError` at
+    once, one that breaks off while decoding raises it when the stream gets there."""
+    def __init__(self, path, frames=None, interval=None, max_frames=None):
         fixed_mmap_threshold()
-        self.path, self.rotation, self.held = path, 0, held
+        self.path, self.rotation = path, 0
         with _open(path) as container:
             stream = container.streams.video[0]
             self.n_frames, self.fps = _frame_count(stream, container), float(stream.average_rate or 0)
@@ -149,8 +148,7 @@ class FrameStream:
                     if index >= target:
                         self.rotation = frame.rotation
                         found += 1
-                        held = HeldFrame(frame, self.rotation)
-                        yield index, held if self.held else held.rgb()
+                        yield index, HeldFrame(frame, self.rotation)
                         target = next(targets, None)
                         if target is None:
                             break
@@ -170,5 +168,5 @@ def read_frames(path, frames=None, interval=None, max_frames=None):
     "Decode the sampled frames of a video in one forward pass, all of them into one `Frames`."
     stream = FrameStream(path, frames, interval, max_frames)
     decoded = list(stream.decode())
-    images, indices = np.stack([image for _, image in decoded]), np.array([index for index, _ in decoded])
+    images, indices = np.stack([frame.rgb() for _, frame in decoded]), np.array([index for index, _ in decoded])
     return Frames(images, indices, stream.n_frames, stream.fps, stream.rotation)
