@@ -44,15 +44,15 @@ def fold_split(split, fold, out):
     return out
 
 
-def _finished(exp, args):
-    "Whether the experiment folder `exp` holds a run of `args` (the same training options) that trained all its epochs."
+def _epochs_done(exp, args):
+    "How many epochs the experiment folder `exp` holds of a run of `args` (the same training options): 0 if none."
     try:
         ckpt = load_checkpoint(exp, 'resume')
     except (FileNotFoundError, ValueError):
-        return False
+        return 0
     stored, how = ckpt['args'], {*RUN_OPTIONS, 'root_dir', 'csv_file'}
     same = all(stored.get(k) == v for k, v in vars(args).items() if k not in how)
-    return same and ckpt['epoch'] >= stored['epochs']
+    return ckpt['epoch'] if same else 0
 
 
 def _score_folder(models, root_dir, device):
@@ -64,12 +64,13 @@ def _score_folder(models, root_dir, device):
     return table[['name', 'label']].assign(fake_probability=np.mean(scores, axis=0))
 
 # %% ../nbs/02e_crossval.ipynb 6ceacd65
-def cross_validate(args, out_of_domain=(), folds=None):
+def cross_validate(args, out_of_domain=(), folds=None, cbs=()):
     """Train one model per fold with the train.py arguments `args` (`--root_dir` a faces folder whose split CSV has a
     `fold` column; `--save_model_path`/`--exp_name` the cross-validation folder, by default named after the recipe),
-    score every video out of fold and each `out_of_domain` faces folder with all of them. Writes `oof.csv`,
-    `crossval.json` and `report.md` there; returns the summary. A fold already trained to its last epoch is kept, so a
-    stopped run goes on where it was."""
+    score every video out of fold and each `out_of_domain` faces folder with all of them (`cbs`: fastai callbacks for
+    every fold's Learner). Writes `oof.csv`,
+    `crossval.json` and `report.md` there; returns the summary. A fold already trained to its last epoch is kept and
+    one stopped part-way resumes from its last checkpoint, so a stopped run goes on where it was."""
     base = argparse.Namespace(**{k: v for k, v in vars(args).items() if k in vars(parse_args([]))})
     if not base.root_dir:
         raise ValueError('--root_dir is required: a faces folder whose split CSV has folds (deepfake split --folds 5)')
@@ -86,9 +87,12 @@ def cross_validate(args, out_of_domain=(), folds=None):
         scoring, oof, models = 0.0, [], []
         for k in folds:
             exp, csv = cv / f'fold{k}', fold_split(split, k, cv / f'fold{k}.csv')
-            if not _finished(exp, base):
-                train(argparse.Namespace(**{**vars(base), 'root_dir': str(root), 'csv_file': str(csv), 'resume': None,
-                                            'save_model_path': str(cv), 'exp_name': f'fold{k}', 'overwrite': True}))
+            done = _epochs_done(exp, base)
+            if done < base.epochs:  # a fold stopped part-way resumes from its last epoch; another run is replaced
+                print(f'{name}: fold {k}' + (f', resuming after epoch {done}' if done else ''), flush=True)
+                train(argparse.Namespace(**{**vars(base), 'root_dir': str(root), 'csv_file': str(csv),
+                                            'resume': str(exp) if done else None, 'save_model_path': str(cv),
+                                            'exp_name': f'fold{k}', 'overwrite': not done}), cbs=cbs)
             models.append(exp / 'last.pth')
             start = time.perf_counter()
             oof.append(score_clips(exp / 'last.pth', root, csv, device=base.device if base.device != 'auto' else 'cpu'))
