@@ -197,9 +197,10 @@ def _checkpoint(args):
     if getattr(args, 'runtime', 'torch') == 'onnx':
         from .export import export_model, stale_export
         onnx = path.with_suffix('.onnx')
-        if onnx.exists() and stale_export(onnx):
-            print(f'{stale_export(onnx)}: exporting it again', file=sys.stderr)
-        if not onnx.exists() or stale_export(onnx):
+        stale = onnx.exists() and stale_export(onnx, checkpoint=path)  # this checkpoint, wherever it was exported
+        if stale:
+            print(f'{stale}: exporting it again', file=sys.stderr)
+        if not onnx.exists() or stale:
             export_model(path, onnx, format='onnx')
         return onnx
     return path

@@ -74,10 +74,12 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def stale_export(path):
-    "Why the export at `path` no longer matches the checkpoint it was made from (changed since), or None."
+def stale_export(path, checkpoint=None):
+    """Why the export at `path` no longer matches `checkpoint` (by default the checkpoint it was made from, where that
+    file still is), or None. Give `checkpoint` where the pair may have moved: a copied experiment folder's export
+    still names the original's path."""
     meta = read_sidecar(path)
-    source = meta.get('checkpoint')
+    source = checkpoint or meta.get('checkpoint')
     if source and Path(source).is_file() and file_sha256(source) != meta.get('checkpoint_sha256'):
         return f'{path} was exported from an earlier {source} (the checkpoint has changed since)'
     return None
