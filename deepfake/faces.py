@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from facenet_pytorch import MTCNN
 
+from .mtcnn import detect_faces
 from .video_io import HeldFrame
 
 # %% ../nbs/12_faces.ipynb aebe54f3
@@ -142,12 +143,11 @@ class FaceExtractor:
         boxes, probs, points = [], [], []
         for start in range(0, len(smalls), self.batch_size):
             with torch.inference_mode():
-                b, p, q = self.mtcnn.detect(np.stack(smalls[start:start + self.batch_size]), landmarks=True)
-            for frame_boxes, frame_probs, frame_points in zip(b, p, q):
-                keep = frame_boxes is not None
-                boxes.append(frame_boxes / scale if keep else np.zeros((0, 4)))
-                probs.append(frame_probs if keep else np.zeros(0))
-                points.append(frame_points / scale if keep else np.zeros((0, 5, 2)))
+                found = detect_faces(np.stack(smalls[start:start + self.batch_size]), self.mtcnn)
+            for frame_boxes, frame_points in found:
+                boxes.append(frame_boxes[:, :4] / scale)
+                probs.append(frame_boxes[:, 4])
+                points.append(frame_points / scale)
         return boxes, probs, points
 
     def detections(self, frames, n):

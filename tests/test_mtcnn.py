@@ -1,0 +1,45 @@
+"detect_faces gives facenet-pytorch's MTCNN answers, on real clips and on frames with no face."
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch import MTCNN
+
+from conftest import shared_data
+from deepfake.faces import FaceExtractor
+from deepfake.mtcnn import detect_faces
+from deepfake.video_io import read_frames
+
+
+def facenet(frames, mtcnn):
+    "facenet-pytorch's own boxes (with probability) and landmarks per frame, empty arrays where it found none."
+    boxes, probs, points = mtcnn.detect(frames, landmarks=True)
+    return [(np.zeros((0, 5)), np.zeros((0, 5, 2))) if b is None else
+            (np.c_[np.asarray(b, float), np.asarray(p, float)], np.asarray(q, float))
+            for b, p, q in zip(boxes, probs, points)]
+
+
+@pytest.mark.parametrize('clip', ['dfdc_sample/dfdc_train_part_10/yhffcuhhjy.mp4',  # two people
+                                  'dfdc_sample/dfdc_train_part_0/brtujopkby.mp4', 'ffpp_c23/original_sequences/youtube/c23/videos/980.mp4'])
+def test_same_faces_as_facenet_pytorch(clip):
+    folder, rest = clip.split('/', 1)
+    path = shared_data(folder) / rest
+    if not path.exists():
+        pytest.skip(f'{path} is absent')
+    extractor = FaceExtractor()
+    frames = np.stack([extractor.downscale(f)[0] for f in read_frames(path, frames=8).images])
+    with torch.inference_mode():
+        ours, theirs = detect_faces(frames, extractor.mtcnn), facenet(frames, extractor.mtcnn)
+    assert sum(len(b) for b, _ in theirs) >= 8
+    for (b, q), (tb, tq) in zip(ours, theirs):
+        assert b.shape == tb.shape and q.shape == tq.shape
+        assert np.abs(b - tb).max() < 1e-3 and np.abs(q - tq).max() < 1e-3  # pixels; probabilities
+
+
+def test_no_face_and_tiny_frames():
+    mtcnn = MTCNN(keep_all=True, device='cpu')
+    blank = np.zeros((2, 120, 160, 3), np.uint8)
+    tiny = np.zeros((1, 10, 10, 3), np.uint8)  # smaller than the smallest face: no pyramid at all
+    for frames in (blank, tiny):
+        found = detect_faces(frames, mtcnn)
+        assert len(found) == len(frames)
+        assert all(b.shape == (0, 5) and q.shape == (0, 5, 2) for b, q in found)
