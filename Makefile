@@ -40,6 +40,7 @@ test: install
 # Speed and quality figures on ../shared/data (see BENCHMARKS.md); each bench prints one summary line.
 bench: install
 	$(PY) bench/preprocess.py
+	$(PY) bench/mtcnn.py
 	$(PY) bench/train.py
 	$(PY) bench/predict.py
 	$(PY) bench/soak.py

@@ -68,9 +68,9 @@ def cross_validate(args, out_of_domain=(), folds=None, cbs=()):
     """Train one model per fold with the train.py arguments `args` (`--root_dir` a faces folder whose split CSV has a
     `fold` column; `--save_model_path`/`--exp_name` the cross-validation folder, by default named after the recipe),
     score every video out of fold and each `out_of_domain` faces folder with all of them (`cbs`: fastai callbacks for
-    every fold's Learner). Writes `oof.csv`,
-    `crossval.json` and `report.md` there; returns the summary. A fold already trained to its last epoch is kept and
-    one stopped part-way resumes from its last checkpoint, so a stopped run goes on where it was."""
+    every fold's Learner). Writes `oof.csv`, `crossval.json` and `report.md` there; returns the summary. A fold
+    already trained to its last epoch is kept and one stopped part-way resumes from its last checkpoint, so a stopped
+    run goes on where it was."""
     base = argparse.Namespace(**{k: v for k, v in vars(args).items() if k in vars(parse_args([]))})
     if not base.root_dir:
         raise ValueError('--root_dir is required: a faces folder whose split CSV has folds (deepfake split --folds 5)')

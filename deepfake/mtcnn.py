@@ -22,7 +22,7 @@ def area_crops(table, image_inds, y, ey, x, ex, size):
         n, s = torch.as_tensor(stop - start + 1)[:, None], torch.as_tensor(start - 1)[:, None]
         return s + (i * n) // size, s - ((-(i + 1) * n) // size)
     (r0, r1), (c0, c1) = edges(y, ey), edges(x, ex)
-    base = (torch.as_tensor(image_inds)[:, None, None] * rows)
+    base = torch.as_tensor(image_inds)[:, None, None] * rows
     flat = table.reshape(-1, channels)
     at = lambda r, c: flat[((base + r[:, :, None]) * cols + c[:, None, :]).to(table.device)]  # (boxes, size, size, C)
     sums = at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0)
@@ -57,7 +57,7 @@ def detect_faces(imgs, mtcnn):
 
 
 def _pnet_stage(imgs, mtcnn):
-    "P-Net over the image pyramid: candidate boxes (n, 9) and their frame."
+    "P-Net over the image pyramid: the candidate boxes (n, 5: corners, squared, and score) and their frames."
     h, w = imgs.shape[2:4]
     m = 12.0 / mtcnn.min_face_size
     minl, scales = min(h, w) * m, []
@@ -65,9 +65,9 @@ def _pnet_stage(imgs, mtcnn):
     while minl >= 12:
         scales.append(scale)
         scale, minl = scale * mtcnn.factor, minl * mtcnn.factor
-    boxes, image_inds, picks, offset = [], [], [], 0
     if not scales:  # frames smaller than the smallest face
         return torch.zeros(0, 5, device=imgs.device), torch.zeros(0, dtype=torch.long, device=imgs.device)
+    boxes, image_inds, picks, offset = [], [], [], 0
     for scale in scales:
         im_data = (imresample(imgs, (int(h * scale + 1), int(w * scale + 1))) - 127.5) * 0.0078125
         reg, probs = mtcnn.pnet(im_data)
