@@ -197,7 +197,7 @@ def _checkpoint(args):
     if getattr(args, 'runtime', 'torch') == 'onnx':
         from .export import export_model, stale_export
         onnx = path.with_suffix('.onnx')
-        stale = onnx.exists() and stale_export(onnx, checkpoint=path)  # this checkpoint, wherever it was exported
+        stale = onnx.exists() and stale_export(onnx)
         if stale:
             print(f'{stale}: exporting it again', file=sys.stderr)
         if not onnx.exists() or stale:

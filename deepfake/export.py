@@ -74,12 +74,13 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def stale_export(path, checkpoint=None):
-    """Why the export at `path` no longer matches `checkpoint` (by default the checkpoint it was made from, where that
-    file still is), or None. Give `checkpoint` where the pair may have moved: a copied experiment folder's export
-    still names the original's path."""
+def stale_export(path):
+    """Why the export at `path` no longer matches the checkpoint it was made from (changed since), or None. The
+    checkpoint is looked for where it lies relative to the export first (an experiment folder copied or moved with its
+    export), then at its path when it was exported."""
     meta = read_sidecar(path)
-    source = checkpoint or meta.get('checkpoint')
+    moved = Path(path).parent / meta['checkpoint_relative'] if meta.get('checkpoint_relative') else None
+    source = moved if moved and moved.is_file() else meta.get('checkpoint')
     if source and Path(source).is_file() and file_sha256(source) != meta.get('checkpoint_sha256'):
         return f'{path} was exported from an earlier {source} (the checkpoint has changed since)'
     return None
@@ -161,7 +162,9 @@ def export_model(checkpoint, out=None, format='onnx', quantize=None, video_len=N
     with torch.no_grad():
         num_classes = module(example)[1].shape[-1]
     meta = runtime_meta(model, ckpt, num_classes, video_len, format, quantize, opset if format == 'onnx' else None)
-    meta.update(checkpoint=str(Path(checkpoint).resolve()), checkpoint_sha256=file_sha256(checkpoint))
+    source = Path(checkpoint).resolve()
+    meta.update(checkpoint=str(source), checkpoint_relative=os.path.relpath(source, out.resolve().parent),
+                checkpoint_sha256=file_sha256(checkpoint))
     if format == 'onnx' and quantize:
         with tempfile.TemporaryDirectory() as tmp:
             fp32 = onnx_export(module, example, Path(tmp) / 'fp32.onnx', opset)

@@ -31,10 +31,10 @@ def area_crops(table, image_inds, y, ey, x, ex, size):
     return (sums.float() / area[..., None].to(table.device)).permute(0, 3, 1, 2)
 
 
-def summed_area(imgs):
-    """The summed-area table of a batch of 8-bit images (B, C, H, W): (B, H+1, W+1, C) int32, T[b, r, c] the sum of
+def summed_area(frames):
+    """The summed-area table of a batch of 8-bit frames (B, H, W, C): (B, H+1, W+1, C) int32, T[b, r, c] the sum of
     the pixels above and left of (r, c). Exact: int32 holds 255 x 8 million pixels."""
-    t = torch.nn.functional.pad(imgs.to(torch.int32).permute(0, 2, 3, 1), (0, 0, 1, 0, 1, 0))
+    t = torch.nn.functional.pad(frames.to(torch.int32), (0, 0, 1, 0, 1, 0))
     return t.cumsum(1, dtype=torch.int32).cumsum(2, dtype=torch.int32)
 
 # %% ../nbs/12a_mtcnn.ipynb 9b4f7a62
@@ -43,12 +43,12 @@ def detect_faces(imgs, mtcnn):
     """facenet-pytorch's `detect_face` for a batch of same-size RGB frames (B, H, W, 3 uint8) with `mtcnn`'s networks
     and settings, R-Net's and O-Net's inputs cut from a summed-area table in one go instead of one `interpolate` a
     box. Returns per frame an array of boxes with probability (n, 5) and landmarks (n, 5, 2), best first."""
-    imgs = torch.as_tensor(np.ascontiguousarray(imgs), device=mtcnn.device).permute(0, 3, 1, 2).float()
-    batch, (h, w) = len(imgs), imgs.shape[2:4]
-    boxes, image_inds = _pnet_stage(imgs, mtcnn)
-    table = summed_area(imgs)
-    points = torch.zeros(0, 5, 2, device=imgs.device)
+    frames = torch.as_tensor(np.ascontiguousarray(imgs), device=mtcnn.device)
+    batch, h, w = frames.shape[:3]
+    boxes, image_inds = _pnet_stage(frames.permute(0, 3, 1, 2).float(), mtcnn)
+    points = torch.zeros(0, 5, 2, device=frames.device)
     if len(boxes):
+        table = summed_area(frames)
         boxes, image_inds = _rnet_stage(table, boxes, image_inds, mtcnn, w, h)
     if len(boxes):
         boxes, image_inds, points = _onet_stage(table, boxes, image_inds, mtcnn, w, h)
