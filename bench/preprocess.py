@@ -1,12 +1,13 @@
 """Preprocessing throughput: the library's `preprocess` against the seeds' way, in one run, on real videos.
 
-    python bench/preprocess.py [--frames 32] [--repeat 3] [--ffpp 8] [--workers 1] [--device auto]
+    python bench/preprocess.py [--frames 32] [--repeat 4] [--ffpp 8] [--workers N] [--device auto]
 
 Baseline (written here the way a seed did it): OpenCV reads every frame, and facenet-pytorch's MTCNN
 (`margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9]`) runs on each sampled full-resolution frame,
-one video at a time. Library: `deepfake.preprocess.preprocess` with its defaults (crops written too).
-Steady state: the DFDC 1080p clips copied `--repeat` times, videos/min from each video's own seconds after the first
-two (the start-up, loading the detector, is reported apart). Face recall: the share of the baseline's faces that the
+one video at a time. Library: `deepfake.preprocess.preprocess` with its defaults (crops written too; `--workers`:
+what the library picks for the larger run, `auto_workers`, used for both runs). Steady state: the slope between a
+run over the DFDC 1080p clips once and one over `--repeat` copies of them, so the start-up (spawning workers,
+loading the detector) drops out; it is reported apart. Face recall: the share of the baseline's faces that the
 library's extractor also finds (IoU >= 0.5). Peak memory: a fresh process running `preprocess` on one 1080p clip
 at 4, 32 and 300 frames, its peak RSS (what one worker costs). Prints one summary line at the end.
 """
@@ -26,7 +27,7 @@ from facenet_pytorch import MTCNN
 
 from deepfake.faces import FaceExtractor, box_iou
 from deepfake.models import pick_device
-from deepfake.preprocess import preprocess
+from deepfake.preprocess import auto_workers, preprocess
 from deepfake.sources import read_source, read_sources
 from deepfake.video_io import read_frames, sample_indices
 
@@ -88,9 +89,10 @@ def recall(reference, found):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--frames', type=int, default=32)
-    p.add_argument('--repeat', type=int, default=3, help='copies of each DFDC clip for the steady state')
+    p.add_argument('--repeat', type=int, default=4, help='copies of each DFDC clip for the steady state')
     p.add_argument('--ffpp', type=int, default=8, help='FaceForensics++ videos to add to the recall set (0: DFDC only)')
-    p.add_argument('--workers', type=int, default=1, help="the library's --workers (the baseline runs one video at a time)")
+    p.add_argument('--workers', type=int, help="the library's --workers (default: its own choice; the baseline runs "
+                                               "one video at a time)")
     p.add_argument('--device', default='auto')
     args = p.parse_args()
     device = pick_device(args.device)
@@ -101,14 +103,17 @@ def main():
     print(f'{len(dfdc)} DFDC 1080p clips x {args.repeat} for the steady state, {len(table)} videos for recall, '
           f'{args.frames} frames each, {device}, {torch.get_num_threads()} torch threads')
 
+    walls = {}
+    workers = args.workers or auto_workers(len(dfdc) * args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        clips = read_sources([repeated(dfdc.path, args.repeat, Path(tmp) / 'clips')])
-        start = time.perf_counter()
-        index = preprocess(clips, Path(tmp) / 'faces', frames=args.frames, workers=args.workers, device=device,
-                           progress=False)
-        wall = time.perf_counter() - start
-    library_s = index.seconds.iloc[2:].mean() / args.workers  # steady: each video's own time, the first two left out
-    startup = index.seconds.iloc[0] - library_s  # the first video's extra: the detector's first calls
+        for copies in (1, args.repeat):
+            clips = read_sources([repeated(dfdc.path, copies, Path(tmp) / f'clips{copies}')])
+            start = time.perf_counter()
+            preprocess(clips, Path(tmp) / f'faces{copies}', frames=args.frames, workers=workers, device=device,
+                       progress=False)
+            walls[copies] = time.perf_counter() - start
+    library_s = (walls[args.repeat] - walls[1]) / (len(dfdc) * (args.repeat - 1))  # steady: the slope
+    startup = walls[1] - len(dfdc) * library_s  # spawning workers, loading the detector, its first calls
 
     mtcnn = MTCNN(margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9], device=device)
     reference, baseline_times = {}, []
@@ -128,7 +133,7 @@ def main():
     memory = {n: peak_rss_mb(dfdc.path.iloc[0], n, device) for n in (4, 32, 300)}
     growth = (memory[300] - memory[4]) / 296
     print(f'preprocess: DFDC 1080p clips, steady state: library {library_s:.2f} s/video ({60 / library_s:.1f} '
-          f'videos/min, target >= 45; --workers {args.workers}; the first video {startup:.1f} s more), baseline '
+          f'videos/min, target >= 45; --workers {workers}; start-up {startup:.1f} s more), baseline '
           f'{baseline_s:.2f} s/video ({60 / baseline_s:.1f} videos/min), speed-up {baseline_s / library_s:.2f}x; '
           f'face recall vs baseline {face_recall:.3f} over {len(table)} videos (target >= 0.98); peak RSS of one worker '
           f'{memory[4]:.0f} / {memory[32]:.0f} / {memory[300]:.0f} MB at 4 / 32 / 300 frames, {growth:.2f} MB a frame '

@@ -29,7 +29,8 @@ def preprocess_parser(parser):
                         help='long side of the downscaled frame the detector sees, pixels')
     parser.add_argument('--detect_every', type=at_least(1), default=4,
                         help='run the detector on every k-th sampled frame (and the last), track in between')
-    parser.add_argument('--workers', type=at_least(1), default=1, help='videos processed in parallel')
+    parser.add_argument('--workers', type=at_least(1), default=None,
+                        help='processes side by side (default: one a core for runs of 8 or more videos a worker)')
     parser.add_argument('--shard', help='i/n: process only the i-th of n fixed parts of the videos (0-based)')
     parser.add_argument('--retry_errors', action='store_true', help='redo videos that failed before')
     parser.add_argument('--device', default='auto', help='auto (CUDA when there is a GPU, else CPU), cpu or cuda')

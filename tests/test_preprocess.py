@@ -11,7 +11,7 @@ from conftest import face_frames, noise_frames, set_rotation, shared_data, write
 
 from deepfake.cli import main
 from deepfake.faces import FaceExtractor, assign_tracks, box_iou, crop_face
-from deepfake.preprocess import parse_shard, preprocess
+from deepfake.preprocess import auto_workers, parse_shard, preprocess
 from deepfake.sources import read_source, read_sources
 from deepfake.video_io import VideoError, read_frames, sample_indices
 
@@ -176,6 +176,15 @@ def test_workers_give_the_same_faces(demo_videos, tmp_path):
     for name in table.name:
         assert np.array_equal(np.load(tmp_path / 'one' / 'clips' / f'{name}.npy'),
                               np.load(tmp_path / 'two' / 'clips' / f'{name}.npy'))
+
+
+def test_auto_workers_one_a_core_for_runs_big_enough(monkeypatch):
+    import deepfake.preprocess as pre
+    monkeypatch.setattr(pre.torch, 'get_num_threads', lambda: 4)
+    assert [auto_workers(n) for n in (0, 3, 15, 16, 31, 10_000)] == [1, 1, 1, 2, 3, 4]
+    pages = {'SC_PAGE_SIZE': 4096, 'SC_PHYS_PAGES': (5 << 30) // 4096}  # a 5 GB machine: room for 2 workers
+    monkeypatch.setattr(pre.os, 'sysconf', pages.__getitem__)
+    assert auto_workers(10_000) == 2
 
 
 def test_face_image_set_is_packed_without_detection(tmp_path):
