@@ -17,9 +17,9 @@ for d in ffpp_c23 dfdc_sample real_extra; do
   if [ ! -d "$DATA/$d" ]; then echo "quality: $DATA/$d is absent, nothing to measure"; exit 0; fi
 done
 mkdir -p "$OUT"
-$BIN/deepfake preprocess "$DATA/ffpp_c23" --out "$OUT/faces" --frames 32 --workers 2 > "$OUT/preprocess.log"
+$BIN/deepfake preprocess "$DATA/ffpp_c23" --out "$OUT/faces" --frames 32 > "$OUT/preprocess.log"
 $BIN/deepfake preprocess "$DATA/dfdc_sample" --out "$OUT/faces_dfdc" --frames 32 >> "$OUT/preprocess.log"
-$BIN/deepfake preprocess "$DATA/real_extra" --out "$OUT/faces_real_extra" --frames 32 --workers 2 >> "$OUT/preprocess.log"
+$BIN/deepfake preprocess "$DATA/real_extra" --out "$OUT/faces_real_extra" --frames 32 >> "$OUT/preprocess.log"
 $BIN/deepfake split "$OUT/faces" --folds 5 --seed 0   # groups of people whole in a fold
 $BIN/deepfake weights install > /dev/null
 
