@@ -180,11 +180,27 @@ def test_workers_give_the_same_faces(demo_videos, tmp_path):
 
 def test_auto_workers_one_a_core_for_runs_big_enough(monkeypatch):
     import deepfake.preprocess as pre
+    monkeypatch.setattr(pre, 'spawn_safe', lambda: True)
     monkeypatch.setattr(pre.torch, 'get_num_threads', lambda: 4)
     assert [auto_workers(n) for n in (0, 3, 15, 16, 31, 10_000)] == [1, 1, 1, 2, 3, 4]
     pages = {'SC_PAGE_SIZE': 4096, 'SC_PHYS_PAGES': (5 << 30) // 4096}  # a 5 GB machine: room for 2 workers
     monkeypatch.setattr(pre.os, 'sysconf', pages.__getitem__)
     assert auto_workers(10_000) == 2
+
+
+def test_workers_start_by_default_only_where_no_code_runs_twice(monkeypatch):
+    import sys
+    import types
+    import deepfake.cli
+    import deepfake.preprocess as pre
+    script = types.ModuleType('__main__')
+    script.__file__ = '/home/me/my_script.py'  # a worker would run its unguarded top-level code again
+    monkeypatch.setitem(sys.modules, '__main__', script)
+    assert not pre.spawn_safe() and auto_workers(10_000) == 1
+    script.main = deepfake.cli.main  # the `deepfake` command's entry script
+    assert pre.spawn_safe()
+    monkeypatch.setitem(sys.modules, '__main__', types.ModuleType('__main__'))  # Jupyter, the REPL, python -c
+    assert pre.spawn_safe()
 
 
 def test_face_image_set_is_packed_without_detection(tmp_path):
