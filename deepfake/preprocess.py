@@ -226,7 +226,8 @@ def spawn_safe():
     Safe: Jupyter, the REPL and `python -c` (no main file), and the `deepfake` command (its entry script guards
     itself and imports `main` from `deepfake.cli`)."""
     main = sys.modules.get('__main__')
-    return getattr(main, '__file__', None) is None or getattr(getattr(main, 'main', None), '__module__', '') == 'deepfake.cli'
+    entry = getattr(main, 'main', None)
+    return getattr(main, '__file__', None) is None or getattr(entry, '__module__', '') == 'deepfake.cli'
 
 
 def auto_workers(n_videos):
