@@ -46,7 +46,7 @@ def run_preprocess(args):
     frames = None if args.interval else (args.frames or 32)
     index = preprocess(table, args.out, frames=frames, interval=args.interval, face_size=args.face_size,
                        margin=args.margin, detect_size=args.detect_size, detect_every=args.detect_every,
-                       workers=args.workers,
+                       workers=args.workers or 'auto',
                        shard=args.shard, retry_errors=args.retry_errors, device=device)
     print(index.groupby('status').agg(videos=('name', 'size'), faces=('faces', 'sum')).to_string())
     for row in index[index.status.isin(['error', 'missing'])].itertuples():

@@ -221,20 +221,14 @@ WORKER_MEMORY = 2 << 30  # bytes: one worker peaks at about 1.1 GB (BENCHMARKS.m
 
 
 def spawn_safe():
-    """Whether worker processes can start without running the caller's code again. A spawned worker imports the main
-    module, so a script's top-level code not under `if __name__ == '__main__':` would run once more in each worker.
-    Safe: Jupyter, the REPL and `python -c` (no main file), and the `deepfake` command (its entry script guards
-    itself and imports `main` from `deepfake.cli`)."""
-    main = sys.modules.get('__main__')
-    entry = getattr(main, 'main', None)
-    return getattr(main, '__file__', None) is None or getattr(entry, '__module__', '') == 'deepfake.cli'
+    """Whether worker processes can start without running the caller's code again: a spawned worker imports the main
+    script, so its top-level code not under `if __name__ == '__main__':` would run once more in each worker. True
+    where there is no main script (Jupyter, the REPL, `python -c`)."""
+    return getattr(sys.modules.get('__main__'), '__file__', None) is None
 
 
 def auto_workers(n_videos):
-    """The default `--workers` for `n_videos` to do: one a core, each with 8 videos or more, within the memory; 1 when
-    workers cannot be started safely (`spawn_safe`: a script of yours passes `workers=` itself, under the guard)."""
-    if not spawn_safe():
-        return 1
+    "`workers='auto'` for `n_videos` to do: one a core, each with 8 videos or more, within the memory."
     workers = min(torch.get_num_threads(), n_videos // VIDEOS_PER_WORKER)
     with contextlib.suppress(ValueError, OSError, AttributeError):  # no sysconf (Windows): no memory bound
         workers = min(workers, os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // WORKER_MEMORY)
@@ -256,7 +250,7 @@ def _run(todo, extractor, settings, out, frames, interval, workers, work):
 def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, detect_size=640, detect_every=4,
                workers=None, shard=None, retry_errors=False, device='cpu', progress=True):
     """Extract the faces of every video in `table` into `out`; returns the index (also in out/index.csv). `workers`:
-    processes side by side (default: `auto_workers`)."""
+    processes side by side, a number or `'auto'` (`auto_workers`); None: `'auto'` where `spawn_safe`, else 1."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f'--out {out}: a file is there, not a folder')
@@ -267,7 +261,9 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
     extractor = FaceExtractor(**settings)
     check_settings(out, {**extractor.settings(), 'frames': frames, 'interval': interval})
     todo = _todo(table, out, parse_shard(shard) if isinstance(shard, str) else shard, retry_errors)
-    workers, start = workers or auto_workers(len(todo)), time.perf_counter()
+    if workers is None:
+        workers = 'auto' if spawn_safe() else 1
+    workers, start = auto_workers(len(todo)) if workers == 'auto' else workers, time.perf_counter()
     desc = f'faces ({workers} workers)' if workers > 1 else 'faces'
     with private_folder(out / '.tmp') as work, tqdm(total=len(todo), unit='video', disable=not progress,
                                                      desc=desc) as bar:

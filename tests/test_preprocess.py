@@ -180,7 +180,6 @@ def test_workers_give_the_same_faces(demo_videos, tmp_path):
 
 def test_auto_workers_one_a_core_for_runs_big_enough(monkeypatch):
     import deepfake.preprocess as pre
-    monkeypatch.setattr(pre, 'spawn_safe', lambda: True)
     monkeypatch.setattr(pre.torch, 'get_num_threads', lambda: 4)
     assert [auto_workers(n) for n in (0, 3, 15, 16, 31, 10_000)] == [1, 1, 1, 2, 3, 4]
     pages = {'SC_PAGE_SIZE': 4096, 'SC_PHYS_PAGES': (5 << 30) // 4096}  # a 5 GB machine: room for 2 workers
@@ -191,16 +190,25 @@ def test_auto_workers_one_a_core_for_runs_big_enough(monkeypatch):
 def test_workers_start_by_default_only_where_no_code_runs_twice(monkeypatch):
     import sys
     import types
-    import deepfake.cli
     import deepfake.preprocess as pre
     script = types.ModuleType('__main__')
     script.__file__ = '/home/me/my_script.py'  # a worker would run its unguarded top-level code again
     monkeypatch.setitem(sys.modules, '__main__', script)
-    assert not pre.spawn_safe() and auto_workers(10_000) == 1
-    script.main = deepfake.cli.main  # the `deepfake` command's entry script
-    assert pre.spawn_safe()
+    assert not pre.spawn_safe()
     monkeypatch.setitem(sys.modules, '__main__', types.ModuleType('__main__'))  # Jupyter, the REPL, python -c
     assert pre.spawn_safe()
+
+
+def test_the_command_chooses_its_workers(demo_videos, monkeypatch, tmp_path):
+    import shutil
+    import deepfake.preprocess as pre
+    chosen = []
+    monkeypatch.setattr(pre, 'auto_workers', lambda n: chosen.append(n) or 1)
+    (tmp_path / 'src').mkdir()
+    shutil.copy(next(demo_videos.rglob('*.mp4')), tmp_path / 'src')
+    # run from a script (pytest's), the command still chooses: its own entry script is guarded
+    assert main(['preprocess', str(tmp_path / 'src'), '--out', str(tmp_path / 'faces'), '--frames', '2']) == 0
+    assert chosen == [1]
 
 
 def test_face_image_set_is_packed_without_detection(tmp_path):
