@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-import torch
 from facenet_pytorch import MTCNN
 
 from .mtcnn import detect_faces
@@ -122,6 +121,9 @@ class FaceExtractor:
         self.thresholds, self.min_face_size, self.batch_size = tuple(thresholds), min_face_size, batch_size
         self.mtcnn = MTCNN(keep_all=True, thresholds=list(thresholds), min_face_size=min_face_size,
                            post_process=False, select_largest=False, device=device)
+        # frames -> [(boxes with probability, landmarks)] of each: None runs `self.mtcnn` here; preprocess's workers
+        # set a `deepfake.detect_server.DetectorClient`, one MTCNN process serving all of them
+        self.detector = None
 
     def settings(self):
         "The crop settings, as plain types (stored with the faces and in checkpoints)."
@@ -141,9 +143,9 @@ class FaceExtractor:
     def detect_small(self, smalls, scale):
         "MTCNN's boxes, probabilities and landmarks on downscaled frames (same size), mapped back to full resolution."
         boxes, probs, points = [], [], []
+        detect = self.detector or (lambda frames: detect_faces(frames, self.mtcnn))
         for start in range(0, len(smalls), self.batch_size):
-            with torch.inference_mode():
-                found = detect_faces(np.stack(smalls[start:start + self.batch_size]), self.mtcnn)
+            found = detect(np.stack(smalls[start:start + self.batch_size]))
             for frame_boxes, frame_points in found:
                 boxes.append(frame_boxes[:, :4] / scale)
                 probs.append(frame_boxes[:, 4])

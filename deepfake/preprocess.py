@@ -24,6 +24,7 @@ import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
+from .detect_server import DetectorServer, connect, die_with_parent
 from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip, track_landmarks
 from .files import check_name, private_folder, write_atomic
 from .sources import IMAGE_EXTENSIONS, read_json
@@ -162,21 +163,16 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None):
 _worker = {}
 
 
-def _die_with_parent(parent):
-    "Linux: be killed with SIGKILL when the parent process dies; exit now if it is already gone."
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: no such call
-        import ctypes
-        import signal
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _init_worker(settings, threads, out, frames, interval, work, parent):
-    _die_with_parent(parent)
+def _init_worker(settings, threads, out, frames, interval, work, parent, server):
+    die_with_parent(parent)
     torch.set_num_threads(threads)
     video_io.DECODER_THREADS = threads  # the worker's share of the cores, for the decoder too
-    _worker.update(extractor=FaceExtractor(**settings), out=out, frames=frames, interval=interval, work=work)
+    if server:  # MTCNN runs in the detector process: no model on the device (nor a CUDA context) here
+        extractor = FaceExtractor(**{**settings, 'device': 'cpu'})
+        extractor.detector = connect(*server)
+    else:
+        extractor = FaceExtractor(**settings)
+    _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work)
 
 
 def _work(record):
@@ -235,22 +231,27 @@ def auto_workers(n_videos):
     return max(1, workers)
 
 
-def _run(todo, extractor, settings, out, frames, interval, workers, work):
-    "Yield the row of each video as it finishes: in this process with `extractor`, or in `workers` processes."
+def _run(todo, settings, out, frames, interval, workers, detect_server, work):
+    "Yield the row of each video as it finishes: in this process, or in `workers` processes (with a detector process)."
     if workers <= 1:
+        extractor = FaceExtractor(**settings)
         for record in todo:
             yield process_video(record, extractor, out, frames, interval, work)
         return
     threads = max(1, torch.get_num_threads() // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=_init_worker,
-                             initargs=(settings, threads, out, frames, interval, work, os.getpid())) as pool:
+    with contextlib.ExitStack() as stack:  # closed in reverse: the workers first, then the detector they call
+        server = stack.enter_context(DetectorServer(settings, workers, threads)).client_args() if detect_server else None
+        pool = stack.enter_context(ProcessPoolExecutor(
+            workers, mp_context=get_context('spawn'), initializer=_init_worker,
+            initargs=(settings, threads, out, frames, interval, work, os.getpid(), server)))
         yield from pool.map(_work, todo)
 
 
 def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, detect_size=640, detect_every=4,
-               workers=None, shard=None, retry_errors=False, device='cpu', progress=True):
+               workers=None, shard=None, retry_errors=False, device='cpu', detect_server=None, progress=True):
     """Extract the faces of every video in `table` into `out`; returns the index (also in out/index.csv). `workers`:
-    processes side by side, a number or `'auto'` (`auto_workers`); None: `'auto'` where `spawn_safe`, else 1."""
+    processes side by side, a number or `'auto'` (`auto_workers`); None: `'auto'` where `spawn_safe`, else 1.
+    `detect_server`: the workers ask one MTCNN process (`deepfake.detect_server`); None: when `device` is not the CPU."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f'--out {out}: a file is there, not a folder')
@@ -258,16 +259,18 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
         (out / sub).mkdir(parents=True, exist_ok=True)
     settings = dict(face_size=face_size, margin=margin, detect_size=detect_size, detect_every=detect_every,
                     device=device)
-    extractor = FaceExtractor(**settings)
-    check_settings(out, {**extractor.settings(), 'frames': frames, 'interval': interval})
+    crops = FaceExtractor(**{**settings, 'device': 'cpu'}).settings()  # the settings only: no model on the device
+    check_settings(out, {**crops, 'frames': frames, 'interval': interval})
     todo = _todo(table, out, parse_shard(shard) if isinstance(shard, str) else shard, retry_errors)
     if workers is None:
         workers = 'auto' if spawn_safe() else 1
     workers, start = auto_workers(len(todo)) if workers == 'auto' else workers, time.perf_counter()
-    desc = f'faces ({workers} workers)' if workers > 1 else 'faces'
+    if detect_server is None:
+        detect_server = str(device) != 'cpu'
+    desc = f'faces ({workers} workers{", 1 detector" if detect_server else ""})' if workers > 1 else 'faces'
     with private_folder(out / '.tmp') as work, tqdm(total=len(todo), unit='video', disable=not progress,
                                                      desc=desc) as bar:
-        for row in _run(todo, extractor, settings, out, frames, interval, workers, work):
+        for row in _run(todo, settings, out, frames, interval, workers, detect_server, work):
             bar.update()
             bar.set_postfix_str(f'{bar.n / (time.perf_counter() - start) * 60:.1f} videos/min, '
                                 f'{row["name"]}: {row["status"]}')

@@ -248,6 +248,50 @@ def test_real_dfdc_sample(tmp_path):
     assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['face_size'] == 64
 
 
+def test_one_detector_process_gives_the_same_faces_folder(tmp_path):
+    "Workers asking one detector process (the GPU path, here on the CPU) write the faces folder of one process."
+    table = read_source(shared_data('dfdc_sample'))
+    table = pd.concat([table[table.status != 'missing'], read_source(shared_data('ffpp_c23')).head(2)])
+    one = preprocess(table, tmp_path / 'one', frames=8, face_size=64, workers=1, progress=False)
+    served = preprocess(table, tmp_path / 'served', frames=8, face_size=64, workers=2, detect_server=True,
+                        progress=False)
+    columns = ['name', 'frames', 'faces', 'tracks', 'status']
+    assert served[columns].equals(one[columns]) and (one.status == 'ok').all()
+    for name in table.name:
+        assert sorted(os.listdir(tmp_path / 'one' / 'crops' / name)) == sorted(os.listdir(tmp_path / 'served' / 'crops' / name))
+        a, b = (np.load(tmp_path / run / 'clips' / f'{name}.npy').astype(float) for run in ('one', 'served'))
+        assert np.abs(a - b).mean() < 1, name  # the same boxes: a box moved by a pixel changes the crop far more
+        a, b = (np.load(tmp_path / run / 'clips' / f'{name}.landmarks.npy') for run in ('one', 'served'))
+        assert np.allclose(a, b, atol=0.5), name
+
+
+def test_detector_process_answers_every_size_and_its_end_is_an_error():
+    "Two workers' frames of two sizes get MTCNN's own answers; once the process is gone, a call raises, not hangs."
+    import threading
+    from skimage import data as skdata
+    from deepfake.detect_server import DetectorServer, connect
+    from deepfake.mtcnn import detect_faces
+    face = skdata.astronaut()
+    batches = [np.stack([face, face[:, ::-1]]), face[None, 50:350]]  # 2 frames of 512x512, 1 of 300x512
+    mtcnn = FaceExtractor().mtcnn
+    expected = [detect_faces(frames, mtcnn) for frames in batches]
+    with DetectorServer(dict(device='cpu'), clients=2) as server:
+        clients = [connect(*server.client_args()) for _ in batches]
+        answers = [None, None]
+        def ask(k):
+            answers[k] = clients[k](batches[k])
+        threads = [threading.Thread(target=ask, args=(k,)) for k in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        for got, want in zip(answers, expected):
+            assert len(got) == len(want) and all(len(g[0]) > 0 for g in got)
+            for (boxes, points), (b, p) in zip(got, want):
+                assert np.allclose(boxes, b, atol=1e-3) and np.allclose(points, p, atol=1e-3)
+        server.process.kill()
+        with pytest.raises(RuntimeError, match='detector process stopped'):
+            clients[0](batches[0])
+
+
 def test_landmarks_on_real_ffpp_faces_are_plausible(tmp_path):
     "Each kept crop has MTCNN's 5 landmarks in crop pixels: eyes above the nose above the mouth, inside the crop."
     root = shared_data('ffpp_c23')
