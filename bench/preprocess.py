@@ -3,8 +3,8 @@
     python bench/preprocess.py [--frames 32] [--repeat 4] [--ffpp 8] [--workers N] [--device auto]
                                [--detect_server on|off]
 
-On a GPU machine, `--repeat 50` makes the steady-state folder 200 clips, and `--detect_server off` measures each
-worker with its own MTCNN on the GPU (the default there is one detector process for all workers).
+On a GPU machine, `--repeat 50` makes the steady-state folder 200 clips. `--detect_server off` measures each worker
+with its own MTCNN (the default: detector processes, one for every 2 workers on the CPU, one for all on a GPU).
 
 Baseline (written here the way a seed did it): OpenCV reads every frame, and facenet-pytorch's MTCNN
 (`margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9]`) runs on each sampled full-resolution frame,
@@ -98,10 +98,10 @@ def main():
     p.add_argument('--workers', type=int, help="the library's --workers (default: its own choice; the baseline runs "
                                                "one video at a time)")
     p.add_argument('--device', default='auto')
-    p.add_argument('--detect_server', choices=['on', 'off'], help="one MTCNN process for all workers (default: the "
-                                                                    "library's choice, on where the device is a GPU)")
+    p.add_argument('--detect_server', choices=['on', 'off'], default='on',
+                   help='off: each worker runs its own MTCNN instead of asking detector processes')
     args = p.parse_args()
-    detect_server = {'on': True, 'off': False}.get(args.detect_server)
+    detect_server = args.detect_server != 'off'
     device = pick_device(args.device)
     dfdc = read_source(DATA / 'dfdc_sample')
     dfdc = dfdc[dfdc.status != 'missing']
@@ -140,7 +140,7 @@ def main():
     memory = {n: peak_rss_mb(dfdc.path.iloc[0], n, device) for n in (4, 32, 300)}
     growth = (memory[300] - memory[4]) / 296
     print(f'preprocess: DFDC 1080p clips, steady state: library {library_s:.2f} s/video ({60 / library_s:.1f} '
-          f'videos/min, target >= 45; --workers {workers}, detector process {args.detect_server or "default"}; start-up {startup:.1f} s more), baseline '
+          f'videos/min, target >= 45; --workers {workers}, detector processes {args.detect_server}; start-up {startup:.1f} s more), baseline '
           f'{baseline_s:.2f} s/video ({60 / baseline_s:.1f} videos/min), speed-up {baseline_s / library_s:.2f}x; '
           f'face recall vs baseline {face_recall:.3f} over {len(table)} videos (target >= 0.98); peak RSS of one worker '
           f'{memory[4]:.0f} / {memory[32]:.0f} / {memory[300]:.0f} MB at 4 / 32 / 300 frames, {growth:.2f} MB a frame '

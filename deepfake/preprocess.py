@@ -24,7 +24,7 @@ import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from .detect_server import DetectorServer, connect, die_with_parent
+from .detect_server import Detectors, connect, die_with_parent
 from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip, track_landmarks
 from .files import check_name, private_folder, write_atomic
 from .sources import IMAGE_EXTENSIONS, read_json
@@ -240,7 +240,7 @@ def _run(todo, settings, out, frames, interval, workers, detect_server, work):
         return
     threads = max(1, torch.get_num_threads() // workers)
     with contextlib.ExitStack() as stack:  # closed in reverse: the workers first, then the detector they call
-        server = stack.enter_context(DetectorServer(settings, workers, threads)).client_args() if detect_server else None
+        server = stack.enter_context(Detectors(settings, workers, threads)).client_args() if detect_server else None
         pool = stack.enter_context(ProcessPoolExecutor(
             workers, mp_context=get_context('spawn'), initializer=_init_worker,
             initargs=(settings, threads, out, frames, interval, work, os.getpid(), server)))
@@ -248,10 +248,10 @@ def _run(todo, settings, out, frames, interval, workers, detect_server, work):
 
 
 def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, detect_size=640, detect_every=4,
-               workers=None, shard=None, retry_errors=False, device='cpu', detect_server=None, progress=True):
+               workers=None, shard=None, retry_errors=False, device='cpu', detect_server=True, progress=True):
     """Extract the faces of every video in `table` into `out`; returns the index (also in out/index.csv). `workers`:
     processes side by side, a number or `'auto'` (`auto_workers`); None: `'auto'` where `spawn_safe`, else 1.
-    `detect_server`: the workers ask one MTCNN process (`deepfake.detect_server`); None: when `device` is not the CPU."""
+    `detect_server`: workers send their frames to detector processes (`deepfake.detect_server`), else run MTCNN."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f'--out {out}: a file is there, not a folder')
@@ -265,9 +265,7 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
     if workers is None:
         workers = 'auto' if spawn_safe() else 1
     workers, start = auto_workers(len(todo)) if workers == 'auto' else workers, time.perf_counter()
-    if detect_server is None:
-        detect_server = str(device) != 'cpu'
-    desc = f'faces ({workers} workers{", 1 detector" if detect_server else ""})' if workers > 1 else 'faces'
+    desc = f'faces ({workers} workers)' if workers > 1 else 'faces'
     with private_folder(out / '.tmp') as work, tqdm(total=len(todo), unit='video', disable=not progress,
                                                      desc=desc) as bar:
         for row in _run(todo, settings, out, frames, interval, workers, detect_server, work):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import face_frames, noise_frames, set_rotation, shared_data, write_video
 
 from deepfake.cli import main
@@ -248,8 +249,8 @@ def test_real_dfdc_sample(tmp_path):
     assert json.loads((tmp_path / 'faces' / 'preprocess.json').read_text())['face_size'] == 64
 
 
-def test_one_detector_process_gives_the_same_faces_folder(tmp_path):
-    "Workers asking one detector process (the GPU path, here on the CPU) write the faces folder of one process."
+def test_detector_processes_give_the_same_faces_folder(tmp_path):
+    "Workers asking a detector process (the default with workers) write the faces folder of one process."
     table = read_source(shared_data('dfdc_sample'))
     table = pd.concat([table[table.status != 'missing'], read_source(shared_data('ffpp_c23')).head(2)])
     one = preprocess(table, tmp_path / 'one', frames=8, face_size=64, workers=1, progress=False)
@@ -269,14 +270,15 @@ def test_detector_process_answers_every_size_and_its_end_is_an_error():
     "Two workers' frames of two sizes get MTCNN's own answers; once the process is gone, a call raises, not hangs."
     import threading
     from skimage import data as skdata
-    from deepfake.detect_server import DetectorServer, connect
+    from deepfake.detect_server import Detectors, connect
     from deepfake.mtcnn import detect_faces
     face = skdata.astronaut()
     batches = [np.stack([face, face[:, ::-1]]), face[None, 50:350]]  # 2 frames of 512x512, 1 of 300x512
     mtcnn = FaceExtractor().mtcnn
     expected = [detect_faces(frames, mtcnn) for frames in batches]
-    with DetectorServer(dict(device='cpu'), clients=2) as server:
-        clients = [connect(*server.client_args()) for _ in batches]
+    with Detectors(dict(device='cpu'), workers=2) as detectors:
+        assert len(detectors.servers) == 1
+        clients = [connect(*detectors.client_args()) for _ in batches]
         answers = [None, None]
         def ask(k):
             answers[k] = clients[k](batches[k])
@@ -287,9 +289,16 @@ def test_detector_process_answers_every_size_and_its_end_is_an_error():
             assert len(got) == len(want) and all(len(g[0]) > 0 for g in got)
             for (boxes, points), (b, p) in zip(got, want):
                 assert np.allclose(boxes, b, atol=1e-3) and np.allclose(points, p, atol=1e-3)
-        server.process.kill()
+        detectors.servers[0].process.kill()
         with pytest.raises(RuntimeError, match='detector process stopped'):
             clients[0](batches[0])
+
+
+def test_one_detector_for_two_cpu_workers_one_for_all_on_a_gpu():
+    from deepfake.detect_server import Detectors
+    count = lambda device, workers: [len(s.replies) for s in Detectors(dict(device=device), workers).servers]
+    assert count('cpu', 1) == [1] and count('cpu', 2) == [2] and count('cpu', 5) == [2, 2, 1]
+    assert count('cuda', 16) == [16] and count(torch.device('cuda', 0), 3) == [3]
 
 
 def test_landmarks_on_real_ffpp_faces_are_plausible(tmp_path):
