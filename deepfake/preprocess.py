@@ -163,13 +163,13 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None):
 _worker = {}
 
 
-def _init_worker(settings, threads, out, frames, interval, work, parent, server):
+def _init_worker(settings, threads, out, frames, interval, work, parent, detectors):
     die_with_parent(parent)
     torch.set_num_threads(threads)
     video_io.DECODER_THREADS = threads  # the worker's share of the cores, for the decoder too
-    if server:  # MTCNN runs in the detector process: no model on the device (nor a CUDA context) here
+    if detectors:  # MTCNN runs in a detector process: no model on the device (nor a CUDA context) here
         extractor = FaceExtractor(**{**settings, 'device': 'cpu'})
-        extractor.detector = connect(*server)
+        extractor.detector = connect(*detectors)
     else:
         extractor = FaceExtractor(**settings)
     _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work)
@@ -232,18 +232,18 @@ def auto_workers(n_videos):
 
 
 def _run(todo, settings, out, frames, interval, workers, detect_server, work):
-    "Yield the row of each video as it finishes: in this process, or in `workers` processes (with a detector process)."
+    "Yield the row of each video as it finishes: in this process, or in `workers` processes (and their detectors)."
     if workers <= 1:
         extractor = FaceExtractor(**settings)
         for record in todo:
             yield process_video(record, extractor, out, frames, interval, work)
         return
     threads = max(1, torch.get_num_threads() // workers)
-    with contextlib.ExitStack() as stack:  # closed in reverse: the workers first, then the detector they call
-        server = stack.enter_context(Detectors(settings, workers, threads)).client_args() if detect_server else None
+    with contextlib.ExitStack() as stack:  # closed in reverse: the workers first, then the detectors they call
+        detectors = stack.enter_context(Detectors(settings, workers, threads)).client_args() if detect_server else None
         pool = stack.enter_context(ProcessPoolExecutor(
             workers, mp_context=get_context('spawn'), initializer=_init_worker,
-            initargs=(settings, threads, out, frames, interval, work, os.getpid(), server)))
+            initargs=(settings, threads, out, frames, interval, work, os.getpid(), detectors)))
         yield from pool.map(_work, todo)
 
 
