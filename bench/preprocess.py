@@ -140,7 +140,8 @@ def main():
     memory = {n: peak_rss_mb(dfdc.path.iloc[0], n, device) for n in (4, 32, 300)}
     growth = (memory[300] - memory[4]) / 296
     print(f'preprocess: DFDC 1080p clips, steady state: library {library_s:.2f} s/video ({60 / library_s:.1f} '
-          f'videos/min, target >= 45; --workers {workers}, detector processes {args.detect_server}; start-up {startup:.1f} s more), baseline '
+          f'videos/min, target >= 45; --workers {workers}, detector processes {args.detect_server}; start-up '
+          f'{startup:.1f} s more), baseline '
           f'{baseline_s:.2f} s/video ({60 / baseline_s:.1f} videos/min), speed-up {baseline_s / library_s:.2f}x; '
           f'face recall vs baseline {face_recall:.3f} over {len(table)} videos (target >= 0.98); peak RSS of one worker '
           f'{memory[4]:.0f} / {memory[32]:.0f} / {memory[300]:.0f} MB at 4 / 32 / 300 frames, {growth:.2f} MB a frame '

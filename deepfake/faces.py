@@ -122,7 +122,7 @@ class FaceExtractor:
         self.mtcnn = MTCNN(keep_all=True, thresholds=list(thresholds), min_face_size=min_face_size,
                            post_process=False, select_largest=False, device=device)
         # frames -> [(boxes with probability, landmarks)] of each: None runs `self.mtcnn` here; preprocess's workers
-        # set a `deepfake.detect_server.DetectorClient`, one MTCNN process serving all of them
+        # set a `deepfake.detect_server.DetectorClient`, a detector process serving several of them
         self.detector = None
 
     def settings(self):
