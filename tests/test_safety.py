@@ -125,7 +125,7 @@ def test_two_shards_at_once_give_one_complete_index(clip, tmp_path):
 
 
 def test_kill_9_leaves_no_orphan_workers(tmp_path):
-    "Workers die with their parent: a kill -9 of `preprocess --workers 2` mid-video leaves no process behind."
+    "Workers and their detector die with their parent: a kill -9 of `preprocess --workers 2` mid-video leaves none."
     src = tmp_path / 'src'
     long = write_video(src / 'v0.mp4', face_frames(300))  # about 10 s of detection on every frame
     for k in range(1, 4):
@@ -137,13 +137,13 @@ def test_kill_9_leaves_no_orphan_workers(tmp_path):
     deadline = time.time() + 120
     while not list(out.glob('.tmp/run-*/tmp*')) and time.time() < deadline:  # a worker has begun a video
         time.sleep(0.2)
-    workers = [p for p in parent.children(recursive=True) if 'spawn_main' in ' '.join(p.cmdline())]
-    assert len(workers) == 2, 'the workers did not start'
+    spawned = [p for p in parent.children(recursive=True) if 'spawn_main' in ' '.join(p.cmdline())]
+    assert len(spawned) == 3, 'the 2 workers and their detector process did not start'
     time.sleep(1)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     time.sleep(3)
-    alive = [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    alive = [p for p in spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     for p in alive:
         p.kill()
     assert not alive, f'orphans: {alive}'
