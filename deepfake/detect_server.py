@@ -5,7 +5,6 @@ __all__ = ['MAX_FRAMES', 'die_with_parent', 'serve_detections', 'DetectorClient'
 
 # %% ../nbs/12b_detect_server.ipynb df12e735
 import contextlib
-import itertools
 import os
 import queue
 import threading
@@ -36,7 +35,7 @@ def die_with_parent(parent):
 def _take(requests):
     "The requests waiting now (at least one, waited for), up to `MAX_FRAMES` frames; None among them means stop."
     taken = [requests.get()]
-    while taken[-1] is not None and sum(len(r[2]) for r in taken) < MAX_FRAMES:
+    while taken[-1] is not None and sum(len(frames) for _, frames in taken) < MAX_FRAMES:
         try:
             taken.append(requests.get_nowait())
         except queue.Empty:
@@ -47,18 +46,16 @@ def _take(requests):
 def _answer(batch, mtcnn, replies):
     "Detect the frames of requests of one frame size in one call; reply to each request with its part."
     try:
-        with torch.inference_mode():
-            found = detect_faces(np.concatenate([frames for *_, frames in batch]), mtcnn)
+        found = detect_faces(np.concatenate([frames for _, frames in batch]), mtcnn)
     except Exception as e:  # a CUDA error, out of memory: the videos record it, the detector goes on
         found = RuntimeError(f'face detector: {type(e).__name__}: {e}')
     start = 0
-    for client, request, frames in batch:
-        part = found if isinstance(found, Exception) else found[start:start + len(frames)]
-        replies[client].put((request, part))
+    for client, frames in batch:
+        replies[client].put(found if isinstance(found, Exception) else found[start:start + len(frames)])
         start += len(frames)
 
 
-def serve_detections(settings, threads, requests, replies, stopped, parent):
+def serve_detections(settings, threads, requests, replies, parent):
     "The detector process: MTCNN built from `FaceExtractor` settings, answering requests until `None` comes."
     from .faces import FaceExtractor
     die_with_parent(parent)
@@ -72,22 +69,19 @@ def serve_detections(settings, threads, requests, replies, stopped, parent):
             by_size = defaultdict(list)
             for request in taken:
                 if request is not None:
-                    by_size[request[2].shape[1:]].append(request)
+                    by_size[request[1].shape[1:]].append(request)
             for batch in by_size.values():
                 _answer(batch, mtcnn, replies)
             if taken[-1] is None:
                 return
-    except Exception:
-        traceback.print_exc()  # the workers see only that the detector stopped: its reason goes to the log
-    finally:
-        stopped.set()
+    except Exception:  # the workers see only that the detector stopped (`DetectorServer` watches): the reason is logged
+        traceback.print_exc()
 
 # %% ../nbs/12b_detect_server.ipynb 07f0ace6
 class DetectorClient:
     "`frames -> [(boxes, landmarks)]` answered by the detector process; one a worker (`client` numbers its queue)."
     def __init__(self, requests, replies, stopped, client):
         self.requests, self.replies, self.stopped, self.client = requests, replies, stopped, client
-        self.counter = itertools.count()
         # a request is either answered or pointless (the detector is gone): never hold up this process's exit for it
         requests.cancel_join_thread()
 
@@ -97,16 +91,13 @@ class DetectorClient:
     def __call__(self, frames):
         if self.stopped.is_set():
             raise self._gone()
-        request = next(self.counter)
-        self.requests.put((self.client, request, np.ascontiguousarray(frames)))
+        self.requests.put((self.client, frames))
         while True:
             try:
-                answer, found = self.replies.get(timeout=1)
+                found = self.replies.get(timeout=1)
             except queue.Empty:
                 if self.stopped.is_set():
                     raise self._gone() from None
-                continue
-            if answer != request:  # an answer to a call that raised here earlier: not this one
                 continue
             if isinstance(found, Exception):
                 raise found
@@ -119,7 +110,7 @@ class DetectorServer:
         ctx = get_context('spawn')
         self.requests, self.replies, self.stopped = ctx.Queue(), [ctx.Queue() for _ in range(clients)], ctx.Event()
         self.process = ctx.Process(target=serve_detections, daemon=True, name='face detector',
-                                   args=(settings, threads, self.requests, self.replies, self.stopped, os.getpid()))
+                                   args=(settings, threads, self.requests, self.replies, os.getpid()))
 
     def __enter__(self):
         self.process.start()

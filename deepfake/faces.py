@@ -5,6 +5,7 @@ __all__ = ['square_box', 'crop_face', 'box_iou', 'assign_tracks', 'interpolate_b
 
 # %% ../nbs/12_faces.ipynb 8ab7aba6
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -119,11 +120,16 @@ class FaceExtractor:
                  min_face_size=20, detect_every=4, batch_size=16, device='cpu'):
         self.face_size, self.margin, self.detect_size, self.detect_every = face_size, margin, detect_size, detect_every
         self.thresholds, self.min_face_size, self.batch_size = tuple(thresholds), min_face_size, batch_size
-        self.mtcnn = MTCNN(keep_all=True, thresholds=list(thresholds), min_face_size=min_face_size,
-                           post_process=False, select_largest=False, device=device)
+        self.device = device
         # frames -> [(boxes with probability, landmarks)] of each: None runs `self.mtcnn` here; preprocess's workers
         # set a `deepfake.detect_server.DetectorClient`, a detector process serving several of them
         self.detector = None
+
+    @cached_property
+    def mtcnn(self):
+        "facenet-pytorch's networks and settings, built on first use: an extractor whose `detector` is elsewhere has none."
+        return MTCNN(keep_all=True, thresholds=list(self.thresholds), min_face_size=self.min_face_size,
+                     post_process=False, select_largest=False, device=self.device)
 
     def settings(self):
         "The crop settings, as plain types (stored with the faces and in checkpoints)."

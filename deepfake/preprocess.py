@@ -167,11 +167,9 @@ def _init_worker(settings, threads, out, frames, interval, work, parent, detecto
     die_with_parent(parent)
     torch.set_num_threads(threads)
     video_io.DECODER_THREADS = threads  # the worker's share of the cores, for the decoder too
-    if detectors:  # MTCNN runs in a detector process: no model on the device (nor a CUDA context) here
-        extractor = FaceExtractor(**{**settings, 'device': 'cpu'})
+    extractor = FaceExtractor(**settings)
+    if detectors:  # MTCNN runs in a detector process: this worker never builds it (nor a CUDA context)
         extractor.detector = connect(*detectors)
-    else:
-        extractor = FaceExtractor(**settings)
     _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work)
 
 
@@ -259,8 +257,7 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
         (out / sub).mkdir(parents=True, exist_ok=True)
     settings = dict(face_size=face_size, margin=margin, detect_size=detect_size, detect_every=detect_every,
                     device=device)
-    crops = FaceExtractor(**{**settings, 'device': 'cpu'}).settings()  # the settings only: no model on the device
-    check_settings(out, {**crops, 'frames': frames, 'interval': interval})
+    check_settings(out, {**FaceExtractor(**settings).settings(), 'frames': frames, 'interval': interval})
     todo = _todo(table, out, parse_shard(shard) if isinstance(shard, str) else shard, retry_errors)
     if workers is None:
         workers = 'auto' if spawn_safe() else 1
