@@ -114,13 +114,13 @@ def pixels(image):
 
 class FaceExtractor:
     "MTCNN on downscaled frames, IoU tracks, square crops from the full-resolution frames."
-    KEY_BATCH = 4  # detected frames per MTCNN call while streaming: bounds the frames held (13 at --detect_every 4)
-
     def __init__(self, face_size=224, margin=0.3, detect_size=640, thresholds=(0.6, 0.7, 0.8),
-                 min_face_size=20, detect_every=4, batch_size=16, device='cpu'):
+                 min_face_size=20, detect_every=4, batch_size=16, device='cpu', key_batch=4):
         self.face_size, self.margin, self.detect_size, self.detect_every = face_size, margin, detect_size, detect_every
         self.thresholds, self.min_face_size, self.batch_size = tuple(thresholds), min_face_size, batch_size
-        self.device = device
+        # detected frames per MTCNN call while streaming: bounds the frames held (13 at 4 and --detect_every 4); a
+        # stream decoded ahead wants fewer, so the detector starts early and ends soon after the last frame
+        self.device, self.key_batch = device, key_batch
         # frames -> [(boxes with probability, landmarks)] of each: None runs `self.mtcnn` here; preprocess's workers
         # set a `deepfake.detect_server.DetectorClient`, a detector process serving several of them
         self.detector = None
@@ -161,13 +161,13 @@ class FaceExtractor:
     def detections(self, frames, n):
         """For each of `n` `(index, image)` pairs in order: `(index, image, boxes, probs, landmarks)`, the detector run
         on every `detect_every`-th frame and the last, boxes interpolated in between where the tracks of the two
-        detected frames agree, detected there too where they do not. The detected frames go to MTCNN `KEY_BATCH` at a
-        time (one call costs less than several), so at most `(KEY_BATCH - 1) * detect_every + 1` frames are held."""
+        detected frames agree, detected there too where they do not. The detected frames go to MTCNN `key_batch` at a
+        time (one call costs less than several), so at most `(key_batch - 1) * detect_every + 1` frames are held."""
         keys = set(range(0, n, self.detect_every)) | {n - 1}
         pending, last = [], None  # frames not given out yet; (position, boxes, probs, points) of the last detected one
         for k, (index, image) in enumerate(frames):
             pending.append((k, index, image))
-            if k in keys and (sum(p[0] in keys for p in pending) == self.KEY_BATCH or k == n - 1):
+            if k in keys and (sum(p[0] in keys for p in pending) == self.key_batch or k == n - 1):
                 last = yield from self._detected(pending, keys, last)
                 pending = []
         if pending:  # the stream stopped a frame or two short of its last sample: detect the last frame it gave

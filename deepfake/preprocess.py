@@ -87,11 +87,13 @@ def _read_face_images(folder, extractor, frames, interval):
     return len(faces), faces
 
 
-def extract_video(record, extractor, frames=32, interval=None):
-    "(number of frames read, faces) for one row of the video table; frames are streamed, never all held."
+def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=None):
+    """(number of frames read, faces) for one row of the video table; frames are streamed, never all held, and with
+    `ahead=n` decoded by a thread of their own (FFmpeg's `threads`) up to n frames ahead of the detector (see
+    `FrameStream`)."""
     if record.get('source') == 'faces':
         return _read_face_images(record['path'], extractor, frames, interval)
-    stream = FrameStream(record['path'], frames=frames, interval=interval)
+    stream = FrameStream(record['path'], frames=frames, interval=interval, ahead=ahead, threads=threads)
     if min(stream.width, stream.height) < extractor.min_face_size:  # nothing to find, and MTCNN's pyramid breaks
         raise VideoError(f"{record['path']}: frames of {stream.width}×{stream.height} pixels are too small to hold a face")
     return len(stream), extractor(stream)

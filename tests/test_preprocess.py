@@ -344,6 +344,43 @@ def test_held_frames_give_the_same_faces():
         assert (a.frame, a.track, a.box) == (b.frame, b.track, b.box) and np.array_equal(a.crop, b.crop)
 
 
+def test_frames_decoded_ahead_are_the_same_and_errors_arrive_in_place():
+    """A stream decoded by a thread ahead of its consumer: the same frames, its errors raised where they happen, and a
+    consumer that stops early stops the thread."""
+    import threading
+    from deepfake.video_io import FrameStream, read_ahead
+    clip = shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4'
+    inline = [(i, f.rgb()) for i, f in FrameStream(clip, frames=12)]
+    ahead = [(i, f.rgb()) for i, f in FrameStream(clip, frames=12, ahead=3, threads=1)]
+    assert [i for i, _ in ahead] == [i for i, _ in inline] and all(np.array_equal(a, b) for (_, a), (_, b) in zip(ahead, inline))
+    for i, _ in FrameStream(clip, frames=12, ahead=2):
+        break
+    assert not [t for t in threading.enumerate() if t.name == 'read_ahead']
+
+    def breaks_off():  # what a stream cut off in the middle does
+        yield 'frame 0'
+        yield 'frame 1'
+        raise VideoError('cut.mp4: decoding failed at frame 2 of 300')
+    got = []
+    with pytest.raises(VideoError, match='cut.mp4: decoding failed'):
+        for item in read_ahead(breaks_off(), 1):
+            got.append(item)
+    assert got == ['frame 0', 'frame 1']
+
+
+def test_one_key_frame_a_call_gives_the_same_faces():
+    "predict's extractor (one key frame to an MTCNN call, frames decoded ahead) finds preprocessing's faces."
+    from deepfake.video_io import FrameStream
+    for clip in [shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4',
+                 shared_data('dfdc_sample') / 'dfdc_train_part_10' / 'yhffcuhhjy.mp4']:  # two people
+        ours = FaceExtractor(key_batch=1)(FrameStream(clip, frames=32, ahead=8, threads=1))
+        theirs = FaceExtractor()(FrameStream(clip, frames=32))
+        assert len(ours) == len(theirs) >= 32
+        for a, b in zip(ours, theirs):
+            assert (a.frame, a.track) == (b.frame, b.track) and np.allclose(a.box, b.box, atol=1e-3)
+            assert np.abs(a.crop.astype(int) - b.crop).mean() < 0.5
+
+
 def test_face_extraction_memory_does_not_grow_with_frames():
     "Streaming: the peak resident memory of extracting 64 frames of a 1080p clip is within 64 MB of extracting 8."
     from deepfake.video_io import FrameStream
