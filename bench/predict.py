@@ -8,8 +8,9 @@ median of `--repeat` runs of `Detector.predict_table` on the clip after one warm
 face detection and crops, model). The folder is the DFDC sample plus `--ffpp` FaceForensics++ videos, through
 `predict_table` as `deepfake predict` runs it (the next video decodes while this one is scored). Cold start: a fresh
 `deepfake predict` process on the clip, wall time (imports, model and detector loading included) and its peak RSS.
-Decoding and detection overlap (a decoder thread feeds the detector), so `faces` is the two together and `decode`
-the decoder alone. Prints one summary line at the end; fails only on a crash.
+For one video decoding and detection overlap (a decoder thread feeds the detector), so `faces` is the two together
+and `decode` the decoder alone (FFmpeg's threads, all 32 frames to RGB). Prints one summary line at the end; fails
+only on a crash.
 """
 import argparse
 import statistics

@@ -114,13 +114,13 @@ def pixels(image):
 
 class FaceExtractor:
     "MTCNN on downscaled frames, IoU tracks, square crops from the full-resolution frames."
+    KEY_BATCH = 4  # detected frames per MTCNN call while streaming: bounds the frames held (13 at --detect_every 4)
+
     def __init__(self, face_size=224, margin=0.3, detect_size=640, thresholds=(0.6, 0.7, 0.8),
-                 min_face_size=20, detect_every=4, batch_size=16, device='cpu', key_batch=4):
+                 min_face_size=20, detect_every=4, batch_size=16, device='cpu'):
         self.face_size, self.margin, self.detect_size, self.detect_every = face_size, margin, detect_size, detect_every
         self.thresholds, self.min_face_size, self.batch_size = tuple(thresholds), min_face_size, batch_size
-        # detected frames per MTCNN call while streaming: bounds the frames held (13 at 4 and --detect_every 4); a
-        # stream decoded ahead wants fewer, so the detector starts early and ends soon after the last frame
-        self.device, self.key_batch = device, key_batch
+        self.device = device
         # frames -> [(boxes with probability, landmarks)] of each: None runs `self.mtcnn` here; preprocess's workers
         # set a `deepfake.detect_server.DetectorClient`, a detector process serving several of them
         self.detector = None
@@ -158,16 +158,18 @@ class FaceExtractor:
                 points.append(frame_points / scale)
         return boxes, probs, points
 
-    def detections(self, frames, n):
+    def detections(self, frames, n, key_batch=None):
         """For each of `n` `(index, image)` pairs in order: `(index, image, boxes, probs, landmarks)`, the detector run
         on every `detect_every`-th frame and the last, boxes interpolated in between where the tracks of the two
-        detected frames agree, detected there too where they do not. The detected frames go to MTCNN `key_batch` at a
-        time (one call costs less than several), so at most `(key_batch - 1) * detect_every + 1` frames are held."""
+        detected frames agree, detected there too where they do not. The detected frames go to MTCNN `key_batch`
+        (default `KEY_BATCH`) at a time (one call costs less than several), so at most `(key_batch - 1) * detect_every
+        + 1` frames are held; frames decoded ahead want one a call, so detection keeps pace with the decoder."""
+        key_batch = key_batch or self.KEY_BATCH
         keys = set(range(0, n, self.detect_every)) | {n - 1}
         pending, last = [], None  # frames not given out yet; (position, boxes, probs, points) of the last detected one
         for k, (index, image) in enumerate(frames):
             pending.append((k, index, image))
-            if k in keys and (sum(p[0] in keys for p in pending) == self.key_batch or k == n - 1):
+            if k in keys and (sum(p[0] in keys for p in pending) == key_batch or k == n - 1):
                 last = yield from self._detected(pending, keys, last)
                 pending = []
         if pending:  # the stream stopped a frame or two short of its last sample: detect the last frame it gave
@@ -216,15 +218,16 @@ class FaceExtractor:
         return Face(int(index), track, tuple(float(v) for v in box), float(prob),
                     crop_face(image, box, self.margin, self.face_size), landmarks)
 
-    def __call__(self, frames, indices=None):
+    def __call__(self, frames, indices=None, key_batch=None):
         """Every face in the frames, as `Face`s sorted by track then frame. `frames`: an N×H×W×3 array (with its frame
-        `indices`), or a `FrameStream`, whose frames are let go as soon as their faces are cut."""
+        `indices`), or a `FrameStream`, whose frames are let go as soon as their faces are cut. `key_batch`: see
+        `detections`."""
         if isinstance(frames, np.ndarray):
             frames, n = zip(range(len(frames)) if indices is None else indices, frames), len(frames)
         else:
             n = len(frames)
         found = []  # per frame: its index, boxes, and the faces cut from it (track still unknown)
-        for index, image, boxes, probs, points in self.detections(iter(frames), n):
+        for index, image, boxes, probs, points in self.detections(iter(frames), n, key_batch):
             image = pixels(image) if len(boxes) else None  # a held frame turns RGB only to have its faces cut
             found.append((index, boxes, [self.face(image, index, box, p, -1, q) for box, p, q in zip(boxes, probs, points)]))
         tracks = assign_tracks([boxes for _, boxes, _ in found])  # ranked by size over the whole video: known at the end

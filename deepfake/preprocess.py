@@ -88,15 +88,16 @@ def _read_face_images(folder, extractor, frames, interval):
 
 
 def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=None):
-    """(number of frames read, faces) for one row of the video table; frames are streamed, never all held, and with
-    `ahead=n` decoded by a thread of their own (FFmpeg's `threads`) up to n frames ahead of the detector (see
-    `FrameStream`)."""
+    """(number of frames read, faces) for one row of the video table; frames are streamed, never all held. With
+    `ahead=n` they are decoded by a thread of their own (FFmpeg's `threads`) up to n frames ahead of the detector (see
+    `FrameStream`), which then takes each key frame as soon as it comes, so that it starts early and ends soon after
+    the decoder."""
     if record.get('source') == 'faces':
         return _read_face_images(record['path'], extractor, frames, interval)
     stream = FrameStream(record['path'], frames=frames, interval=interval, ahead=ahead, threads=threads)
     if min(stream.width, stream.height) < extractor.min_face_size:  # nothing to find, and MTCNN's pyramid breaks
         raise VideoError(f"{record['path']}: frames of {stream.width}×{stream.height} pixels are too small to hold a face")
-    return len(stream), extractor(stream)
+    return len(stream), extractor(stream, key_batch=1 if ahead else None)
 
 # %% ../nbs/13_preprocess.ipynb 38b70b8f
 CROP_NAME = re.compile(r'\d+_\d{5}\.jpg')  # <track>_<frame>.jpg, the only files of a crops folder this module makes

@@ -373,7 +373,7 @@ def test_one_key_frame_a_call_gives_the_same_faces():
     from deepfake.video_io import FrameStream
     for clip in [shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4',
                  shared_data('dfdc_sample') / 'dfdc_train_part_10' / 'yhffcuhhjy.mp4']:  # two people
-        ours = FaceExtractor(key_batch=1)(FrameStream(clip, frames=32, ahead=8, threads=1))
+        ours = FaceExtractor()(FrameStream(clip, frames=32, ahead=8, threads=1), key_batch=1)
         theirs = FaceExtractor()(FrameStream(clip, frames=32))
         assert len(ours) == len(theirs) >= 32
         for a, b in zip(ours, theirs):
