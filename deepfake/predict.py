@@ -84,9 +84,9 @@ READ_AHEAD = 8  # sampled frames decoded ahead of the face detector, for one vid
 
 @contextlib.contextmanager
 def _beside_decoder(device):
-    """Gives the FFmpeg threads of a decoder thread running beside the face detector in this thread, and sets torch's
-    threads here meanwhile: on a CPU the cores are split in two (1 and 1 on 2 cores); on a GPU the decoder takes
-    FFmpeg's choice (0, about one a core) and torch keeps its threads."""
+    """Split the cores between a decoder thread and the face detector running in this thread: yields the decoder's
+    FFmpeg threads and meanwhile sets torch's threads here. On a CPU half each (1 and 1 on 2 cores); on a GPU the
+    decoder takes FFmpeg's choice (0, about one a core) and torch keeps its threads."""
     n = torch.get_num_threads()
     decoder = max(1, n // 2) if str(device) == 'cpu' else 0
     # OpenMP's thread count is the calling thread's own: the model scoring in another thread keeps all of its threads
