@@ -28,7 +28,6 @@ from .detect_server import Detectors, connect, die_with_parent
 from .faces import Face, FaceExtractor, crop_face, face_settings, track_clip, track_landmarks
 from .files import check_name, private_folder, write_atomic
 from .sources import IMAGE_EXTENSIONS, read_json
-from . import video_io
 from .video_io import FrameStream, VideoError, sample_indices
 
 # %% ../nbs/13_preprocess.ipynb d7648202
@@ -87,7 +86,7 @@ def _read_face_images(folder, extractor, frames, interval):
     return len(faces), faces
 
 
-def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=None):
+def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=0):
     """(number of frames read, faces) for one row of the video table; frames are streamed, never all held. With
     `ahead=n` they are decoded by a thread of their own (FFmpeg's `threads`) up to n frames ahead of the detector (see
     `FrameStream`), which then takes each key frame as soon as it comes, so that it starts early and ends soon after
@@ -137,16 +136,16 @@ def _publish(tmp, out, name):
         os.replace(p, out / 'crops' / name / p.name)
 
 
-def process_video(record, extractor, out, frames=32, interval=None, work=None):
+def process_video(record, extractor, out, frames=32, interval=None, work=None, threads=0):
     "Extract, save and record one video; returns its index row. `work`: a private folder inside `out` (made when None)."
     if work is None:
         with private_folder(Path(out) / '.tmp') as work:
-            return process_video(record, extractor, out, frames, interval, work)
+            return process_video(record, extractor, out, frames, interval, work, threads)
     out, name, start = Path(out), check_name(record['name'], 'video name'), time.perf_counter()
     row = {k: record.get(k) for k in INDEX_COLUMNS}
     tmp = Path(tempfile.mkdtemp(dir=work))
     try:
-        row['frames'], faces = extract_video(record, extractor, frames, interval)
+        row['frames'], faces = extract_video(record, extractor, frames, interval, threads=threads)
         row['faces'], row['tracks'] = len(faces), len({f.track for f in faces})
         row['status'] = 'ok' if faces else 'no_face'
         if faces:
@@ -169,16 +168,16 @@ _worker = {}
 def _init_worker(settings, threads, out, frames, interval, work, parent, detectors):
     die_with_parent(parent)
     torch.set_num_threads(threads)
-    video_io.DECODER_THREADS = threads  # the worker's share of the cores, for the decoder too
     extractor = FaceExtractor(**settings)
     if detectors:  # MTCNN runs in a detector process: this worker never builds it (nor a CUDA context)
         extractor.detector = connect(*detectors)
-    _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work)
+    # the worker's share of the cores, for the decoder too
+    _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work, threads=threads)
 
 
 def _work(record):
     w = _worker
-    return process_video(record, w['extractor'], w['out'], w['frames'], w['interval'], w['work'])
+    return process_video(record, w['extractor'], w['out'], w['frames'], w['interval'], w['work'], w['threads'])
 
 # %% ../nbs/13_preprocess.ipynb 9e2f6c1c
 def load_rows(out):
