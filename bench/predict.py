@@ -92,7 +92,7 @@ def seeds_way(path, detector, mtcnn):
                 faces.append(Face(i, 0, tuple(boxes[0]), float(probs[0]), crop))
         i += 1
     cap.release()
-    return detector.video_score(*detector.score_faces(faces))
+    return detector.video_score(*detector.score_faces(faces)) if faces else None
 
 
 def latency(detector, record, repeat):
