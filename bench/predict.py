@@ -5,9 +5,9 @@
 
 Without `--checkpoint` the model is random-initialized: the weights do not change the time. The latency is the
 median of `--repeat` runs of `Detector.predict_table` on the clip after one warm-up, split into its parts (decode,
-face detection and crops, model). The seeds' way on the same clip, warm, once: OpenCV reads every frame,
-facenet-pytorch's MTCNN (`keep_all=True`, as bench/preprocess.py's baseline) runs on each sampled full-resolution
-frame, the largest face of each is cropped and the same model scores them. The folder is the DFDC sample plus
+face detection and crops, model). The seeds' way on the same clip, warm, once (`bench/seeds.py`, as
+bench/preprocess.py's baseline: OpenCV reads every frame, facenet-pytorch's MTCNN on each sampled full-resolution
+frame), the largest face of each frame cropped and scored by the same model. The folder is the DFDC sample plus
 `--ffpp` FaceForensics++ videos, through
 `predict_table` as `deepfake predict` runs it (the next video decodes while this one is scored). Cold start: a fresh
 `deepfake predict` process on the clip, wall time (imports, model and detector loading included) and its peak RSS.
@@ -23,17 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import pandas as pd
 import torch
-from facenet_pytorch import MTCNN
 
 from deepfake.args import parse_args
 from deepfake.faces import Face, crop_face
 from deepfake.models import create_model, pick_device
 from deepfake.predict import Detector, predict_table
 from deepfake.sources import read_source
-from deepfake.video_io import read_frames, sample_indices
+from deepfake.video_io import read_frames
+from seeds import seeds_detections, seeds_mtcnn  # bench/seeds.py, beside this script
 
 DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 CLIP = DATA / 'dfdc_sample' / 'dfdc_train_part_0' / 'brtujopkby.mp4'  # 1920×1080, 300 frames
@@ -76,22 +75,10 @@ def timed(fn, *args):
 
 
 def seeds_way(path, detector, mtcnn):
-    "P(FAKE) of one video the seeds' way: every frame read, full-resolution MTCNN on the sampled ones, one face each."
-    cap = cv2.VideoCapture(str(path))
-    keep = set(sample_indices(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), detector.frames).tolist())
-    faces, i = [], 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i in keep:
-            rgb = frame[..., ::-1].copy()
-            boxes, probs = mtcnn.detect(rgb)
-            if boxes is not None:  # largest first (facenet-pytorch's select_largest): the face the seeds kept
-                crop = crop_face(rgb, boxes[0], detector.extractor.margin, detector.extractor.face_size)
-                faces.append(Face(i, 0, tuple(boxes[0]), float(probs[0]), crop))
-        i += 1
-    cap.release()
+    "P(FAKE) of one video the seeds' way (see `bench/seeds.py`), the largest face of each sampled frame scored."
+    faces = [Face(i, 0, tuple(boxes[0]), float(probs[0]), crop_face(rgb, boxes[0], detector.extractor.margin,
+                                                                     detector.extractor.face_size))
+             for i, rgb, boxes, probs in seeds_detections(path, detector.frames, mtcnn) if boxes is not None]
     return detector.video_score(*detector.score_faces(faces)) if faces else None
 
 
@@ -135,7 +122,7 @@ def main():
         one = latency(detector, record, args.repeat)
         print(f'one 1080p clip: {one["total"]:.2f} s (decode {one["decode"]:.2f}, faces {one["faces"]:.2f}, '
               f'model and score {one["model"]:.2f})')
-        mtcnn = MTCNN(keep_all=True, margin=14, thresholds=[0.9, 0.9, 0.9], device=device)
+        mtcnn = seeds_mtcnn(device)
         mtcnn.detect(torch.zeros(160, 160, 3, dtype=torch.uint8).numpy())  # a warm-up, as the library had
         _, seeds = timed(seeds_way, CLIP, detector, mtcnn)
         print(f"the seeds' way: {seeds:.2f} s, {seeds / one['total']:.1f}x the library's time")

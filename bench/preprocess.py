@@ -6,7 +6,7 @@
 On a GPU machine, `--repeat 50` makes the steady-state folder 200 clips. `--detect_server off` measures each worker
 with its own MTCNN (the default: detector processes, one for every 2 workers on the CPU, one for all on a GPU).
 
-Baseline (written here the way a seed did it): OpenCV reads every frame, and facenet-pytorch's MTCNN
+Baseline (`bench/seeds.py`, written the way a seed did it): OpenCV reads every frame, and facenet-pytorch's MTCNN
 (`margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9]`) runs on each sampled full-resolution frame,
 one video at a time. Library: `deepfake.preprocess.preprocess` with its defaults (crops written too; `--workers`:
 what the library picks for the larger run, `auto_workers`, used for both runs). Steady state: the slope between a
@@ -23,35 +23,23 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
-from facenet_pytorch import MTCNN
 
 from deepfake.faces import FaceExtractor, box_iou
 from deepfake.models import pick_device
 from deepfake.preprocess import auto_workers, preprocess
 from deepfake.sources import read_source, read_sources
-from deepfake.video_io import read_frames, sample_indices
+from deepfake.video_io import read_frames
+from seeds import seeds_detections, seeds_mtcnn  # bench/seeds.py, beside this script
 
 DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 
 
 def baseline(path, frames, mtcnn):
-    "The seeds' way: decode every frame with OpenCV, MTCNN on each sampled full-resolution frame."
-    cap = cv2.VideoCapture(str(path))
-    keep = set(sample_indices(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), frames).tolist())
-    boxes, i = [], 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i in keep:
-            b, _ = mtcnn.detect(frame[..., ::-1].copy())
-            boxes.append(np.zeros((0, 4)) if b is None else b)
-        i += 1
-    return boxes
+    "The seeds' boxes of each sampled frame (see `bench/seeds.py`)."
+    return [np.zeros((0, 4)) if boxes is None else boxes for *_, boxes, _ in seeds_detections(path, frames, mtcnn)]
 
 
 # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec, so a child of this (by then large) process
@@ -122,7 +110,7 @@ def main():
     library_s = (walls[args.repeat] - walls[1]) / (len(dfdc) * (args.repeat - 1))  # steady: the slope
     startup = walls[1] - len(dfdc) * library_s  # spawning workers, loading the detector, its first calls
 
-    mtcnn = MTCNN(margin=14, keep_all=True, thresholds=[0.9, 0.9, 0.9], device=device)
+    mtcnn = seeds_mtcnn(device)
     reference, baseline_times = {}, []
     for row in table.itertuples():
         start = time.perf_counter()
