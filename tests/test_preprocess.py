@@ -383,8 +383,9 @@ def test_one_key_frame_a_call_gives_the_same_faces():
 
 def test_face_extraction_memory_does_not_grow_with_frames():
     "Streaming: the peak resident memory of extracting 64 frames of a 1080p clip is within 64 MB of extracting 8."
-    from deepfake.video_io import FrameStream
+    from deepfake.video_io import FrameStream, set_heap
     clip, extractor = shared_data('dfdc_sample') / 'dfdc_train_part_0' / 'brtujopkby.mp4', FaceExtractor()
+    set_heap(1 << 20)  # preprocessing's heap (`fixed_mmap_threshold`), whatever an earlier test of this process set
 
     def peak(frames):
         faces, growth = _peak_rss_growth(lambda: extractor(FrameStream(clip, frames=frames)))
