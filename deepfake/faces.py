@@ -23,7 +23,8 @@ def square_box(box, margin=0.3):
 
 
 def crop_face(image, box, margin=0.3, size=224):
-    "A `size`×`size` crop of `image` around `box`, squared and widened by `margin`, black outside the frame."
+    """A `size`×`size` crop of `image` around `box`, squared and widened by `margin`, black outside the frame. `image`:
+    an H×W×3 array, or a `HeldFrame`, of which only the crop's region turns RGB."""
     left, top, side = square_box(box, margin)
     h, w = image.shape[:2]
     crop = np.zeros((side, side, 3), np.uint8)
@@ -228,7 +229,7 @@ class FaceExtractor:
             n = len(frames)
         found = []  # per frame: its index, boxes, and the faces cut from it (track still unknown)
         for index, image, boxes, probs, points in self.detections(iter(frames), n, key_batch):
-            image = pixels(image) if len(boxes) else None  # a held frame turns RGB only to have its faces cut
+            # a frame between key frames is still held: only its faces' regions turn RGB (see `crop_face`)
             found.append((index, boxes, [self.face(image, index, box, p, -1, q) for box, p, q in zip(boxes, probs, points)]))
         tracks = assign_tracks([boxes for _, boxes, _ in found])  # ranked by size over the whole video: known at the end
         faces = [replace(face, track=t) for (_, _, frame_faces), frame_tracks in zip(found, tracks)

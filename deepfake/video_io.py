@@ -60,6 +60,35 @@ class HeldFrame:
         "The RGB uint8 image, H×W×3."
         return rotate(self.frame.to_ndarray(format='rgb24'), self.rotation)
 
+    def __getitem__(self, index):
+        "`held[top:bottom, left:right]`: the RGB pixels of that region, those of `rgb()`, converted alone where it can."
+        rows, cols = index
+        frame, sub = self.frame, _PLANAR_YUV.get(self.frame.format.name)
+        if sub is None or self.rotation % 360 or frame.height % sub or frame.width % sub or rows.step or cols.step:
+            return self.rgb()[index]
+        return _region_rgb(frame, sub, *rows.indices(frame.height)[:2], *cols.indices(frame.width)[:2])
+
+
+_PLANAR_YUV = {'yuv420p': 2, 'yuv444p': 1}  # pixel formats a region converts from alone: their chroma subsampling
+
+
+def _region_rgb(frame, sub, top, bottom, left, right):
+    "RGB of rows top:bottom, columns left:right of a planar YUV frame whose chroma is subsampled `sub` times each way."
+    if bottom <= top or right <= left:
+        return np.zeros((max(bottom - top, 0), max(right - left, 0), 3), np.uint8)
+    # widened to whole chroma samples, so that every pixel converts from the chroma it has in the whole frame
+    t, l = top - top % sub, left - left % sub
+    b, r = min(-(-bottom // sub) * sub, frame.height), min(-(-right // sub) * sub, frame.width)
+    y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
+    chroma = [p[t // sub:b // sub, l // sub:r // sub] for p in (u, v)]
+    if sub == 1:  # yuv444p: three planes of the same size
+        yuv = np.stack([y[t:b, l:r], *chroma])
+    else:  # PyAV's yuv420p array: the Y rows, then U and V each packed into rows of the same width
+        yuv = np.concatenate([y[t:b, l:r].ravel(), *(c.ravel() for c in chroma)]).reshape(-1, r - l)
+    region = av.VideoFrame.from_ndarray(yuv, format=frame.format.name)
+    region.colorspace, region.color_range = frame.colorspace, frame.color_range  # the converter's coefficients
+    return region.to_ndarray(format='rgb24')[top - t:bottom - t, left - l:right - l]
+
 # %% ../nbs/11_video_io.ipynb cda5020d
 def _frame_count(stream, container):
     "The stream's frame count from its header, else estimated from duration × frame rate."

@@ -333,6 +333,31 @@ def _peak_rss_growth(fn):
     return out, status('VmHWM') - before
 
 
+@pytest.mark.parametrize('clip', ['dfdc_sample/dfdc_train_part_0/brtujopkby.mp4',  # yuv420p
+                                  'ffpp_c23/original_sequences/youtube/c23/videos/033.mp4',  # yuv444p
+                                  'rotated'])  # converted whole, then cut
+def test_a_region_of_a_held_frame_is_the_whole_frames_pixels(clip, tmp_path):
+    "A region converted alone gives exactly the pixels of the whole frame's RGB image, odd edges included."
+    from deepfake.video_io import FrameStream
+    if clip == 'rotated':
+        path = write_video(tmp_path / 'r.mp4', noise_frames(4, (48, 64)))
+        set_rotation(path, 90)
+    else:
+        path = shared_data(clip.split('/')[0]).parent / clip
+    rng = np.random.default_rng(0)
+    for _, held in FrameStream(path, frames=3):
+        whole = held.rgb()
+        if clip == 'rotated':
+            assert held.rotation
+        else:  # the region must convert alone, not be cut from a whole conversion
+            held.rgb = None
+        h, w = whole.shape[:2]
+        regions = [(0, h, 0, w), (h - 1, h, w - 1, w)] + [
+            tuple(sorted(rng.integers(0, h + 1, 2))) + tuple(sorted(rng.integers(0, w + 1, 2))) for _ in range(30)]
+        for top, bottom, left, right in regions:
+            assert np.array_equal(held[top:bottom, left:right], whole[top:bottom, left:right]), (top, bottom, left, right)
+
+
 def test_held_frames_give_the_same_faces():
     "Streamed frames, held as the decoder made them (YUV), give the very faces of RGB arrays: same boxes and pixels."
     from deepfake.video_io import FrameStream
