@@ -80,7 +80,7 @@ class Prediction:
 
 # %% ../nbs/04_predict.ipynb 29d851bb
 READ_AHEAD = 8  # sampled frames decoded ahead of the face detector, for one video's latency
-PREDICT_HEAP = dict(mmap_threshold=32 << 20, trim_threshold=64 << 20)  # glibc's thresholds for a predicting process
+PREDICT_HEAP = dict(mmap_threshold=32 << 20, trim_threshold=64 << 20, arenas=1)  # glibc's heap for a predicting process
 
 
 @contextlib.contextmanager

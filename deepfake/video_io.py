@@ -127,17 +127,21 @@ def _stream_index(frame, i, t0, rate):
 
 
 _HEAP = {}
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 
 
-def set_heap(mmap_threshold, trim_threshold=128 << 10):
+def set_heap(mmap_threshold, trim_threshold=128 << 10, arenas=0):
     """Set glibc's heap for this process: blocks of `mmap_threshold` bytes or more are mapped on their own and given
     back to the system when freed; smaller ones come from the heap, which gives back free memory above
-    `trim_threshold` bytes at its top (128 kB: glibc's default). A no-op where the C library is not glibc."""
+    `trim_threshold` bytes at its top (128 kB: glibc's default). `arenas`: at most that many heaps for the threads
+    started from now on (0: glibc's default, a heap a thread up to 8 a core). A no-op where the C library is not
+    glibc."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL('libc.so.6')
         libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
         libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold)
+        if arenas:
+            libc.mallopt(_M_ARENA_MAX, arenas)
     _HEAP['mmap_threshold'] = mmap_threshold
 
 

@@ -132,6 +132,36 @@ def test_a_predicting_process_keeps_its_tensors_in_the_heap(checkpoint):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 100_000
 
 
+@pytest.mark.parametrize('heap, new_heaps', [('dict(PREDICT_HEAP, arenas=0)', 1), ('PREDICT_HEAP', 0)])
+def test_a_predicting_process_keeps_its_threads_in_one_heap(heap, new_heaps, tmp_path):
+    """`PREDICT_HEAP`'s `arenas=1`: a thread started later (the decoder's) allocates from a heap there is, where by
+    default glibc gives it a heap (arena) of its own. Counted by `malloc_info` in a fresh process, since the setting
+    is process-wide and cannot be undone."""
+    import platform
+    import subprocess
+    import sys
+    if platform.libc_ver()[0] != 'glibc':
+        pytest.skip('a setting of glibc, which this C library is not')
+    code = f"""import ctypes, threading, numpy as np
+from deepfake.predict import PREDICT_HEAP
+from deepfake.video_io import set_heap
+libc = ctypes.CDLL('libc.so.6')
+libc.fopen.restype = ctypes.c_void_p
+def report(name):
+    out = ctypes.c_void_p(libc.fopen(str({str(tmp_path)!r} + '/' + name).encode(), b'w'))
+    libc.malloc_info(0, out); libc.fclose(out)
+set_heap(**{heap})
+report('before.xml')
+keep = []
+thread = threading.Thread(target=lambda: keep.append(np.ones(1 << 18)))  # 2 MB from a thread: a heap's block
+thread.start(); thread.join()
+report('after.xml')
+"""
+    subprocess.run([sys.executable, '-c', code], check=True)
+    heaps = [(tmp_path / name).read_text().count('<heap nr=') for name in ('before.xml', 'after.xml')]
+    assert heaps[1] - heaps[0] == new_heaps
+
+
 def test_explain_heat_maps(checkpoint, demo_videos, tmp_path):
     video = sorted(demo_videos.glob('*/*.mp4'))[0]
     result = Detector(checkpoint, frames=6, explain=True).predict_video(video)
