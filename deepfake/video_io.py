@@ -134,8 +134,8 @@ def set_heap(mmap_threshold, trim_threshold=128 << 10, arenas=0):
     """Set glibc's heap for this process: blocks of `mmap_threshold` bytes or more are mapped on their own and given
     back to the system when freed; smaller ones come from the heap, which gives back free memory above
     `trim_threshold` bytes at its top (128 kB: glibc's default). `arenas`: at most that many heaps for the threads
-    started from now on (0: glibc's default, a heap a thread up to 8 a core). A no-op where the C library is not
-    glibc."""
+    that allocate from now on (glibc's default: a heap a thread, up to 8 a core); 0 leaves the limit as it is, since
+    glibc cannot take one back. A no-op where the C library is not glibc."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL('libc.so.6')
         libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
