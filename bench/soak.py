@@ -42,17 +42,23 @@ def good_videos(tmp):
     return [Path(p).read_bytes() for p in make_demo_data(Path(tmp) / 'demo').path[:2]]
 
 
+TOKEN = 'soak-token'
+
+
 def requests_mix(videos, max_mb):
-    "The kinds of request and how to send each: name -> (expected statuses, function of a session)."
+    """The kinds of request and how to send each: name -> (expected statuses, function of a session). An upload may
+    also be turned away with 503 when a worker has $DEEPFAKE_MAX_PENDING (4) uploads already: that is the design."""
     big = os.urandom(int((max_mb + 1) * 1024 * 1024))
-    post = lambda s, data, name='clip.mp4', field='video': s.post(URL + '/predict', files={field: (name, data)},
-                                                                  timeout=300)
+    auth = {'Authorization': f'Bearer {TOKEN}'}
+    post = lambda s, data, name='clip.mp4', field='video', headers=auth: s.post(
+        URL + '/predict', files={field: (name, data)}, headers=headers, timeout=300)
     return {
-        'good video': ({200}, lambda s: post(s, random.choice(videos))),
-        'oversize': ({413}, lambda s: post(s, big)),
-        'not a video': ({415}, lambda s: post(s, b'<html>' + os.urandom(2000), '../../etc/passwd')),
-        'truncated mp4': ({422}, lambda s: post(s, random.choice(videos)[:5000])),
-        'no video field': ({400}, lambda s: post(s, b'1', field='other')),
+        'good video': ({200, 503}, lambda s: post(s, random.choice(videos))),
+        'no token': ({401}, lambda s: post(s, random.choice(videos), headers={})),
+        'oversize': ({413, 503}, lambda s: post(s, big)),
+        'not a video': ({415, 503}, lambda s: post(s, b'<html>' + os.urandom(2000), '../../etc/passwd')),
+        'truncated mp4': ({422, 503}, lambda s: post(s, random.choice(videos)[:5000])),
+        'no video field': ({400, 503}, lambda s: post(s, b'1', field='other')),
         'health': ({200}, lambda s: s.get(URL + '/health', timeout=30)),
         'unknown path': ({404}, lambda s: s.get(URL + '/nowhere', timeout=30)),
     }
@@ -89,7 +95,7 @@ def main():
         port = free_port()
         URL = f'http://127.0.0.1:{port}'
         env = {**os.environ, 'DEEPFAKE_CHECKPOINT': str(checkpoint), 'DEEPFAKE_MAX_MB': str(args.max_mb),
-               'DEEPFAKE_TMP_DIR': str(uploads), 'WEB_CONCURRENCY': str(args.workers)}  # each worker its share of the cores
+               'DEEPFAKE_TMP_DIR': str(uploads), 'WEB_CONCURRENCY': str(args.workers), 'DEEPFAKE_TOKEN': TOKEN}  # each worker its share of the cores
         server = subprocess.Popen([str(Path(sys.executable).parent / 'gunicorn'), '-w', str(args.workers), '--timeout',
                                    '300', '-b', f'127.0.0.1:{port}', 'deepfake.serve:create_app_from_env()'],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -114,6 +120,7 @@ def main():
     print(f'{args.clients} clients, {args.seconds:g} s, gunicorn -w {args.workers}, uploads capped at {args.max_mb:g} MB')
     print('| request | sent | expected status | other answers | p50 s | p95 s |\n|---|---:|---|---:|---:|---:|')
     unexpected = 0
+    busy = sum(r[1] == 503 for r in results)
     for kind, (expected, _) in mix.items():
         rows = [r for r in results if r[0] == kind]
         wrong = sum(r[1] not in expected for r in rows)
@@ -122,8 +129,9 @@ def main():
         print(f'| {kind} | {len(rows)} | {sorted(expected)} | {wrong} | {np.percentile(seconds, 50):.3f} | '
               f'{np.percentile(seconds, 95):.3f} |')
     answered = sum(isinstance(r[1], int) for r in results)
-    print(f'soak: {len(results)} requests, {answered} answered, {len(results) - answered} failed to connect, '
-          f'{unexpected} with an unexpected status, {len(left)} uploads left in the temporary folder {left[:3]}')
+    print(f'soak: {len(results)} requests, {answered} answered ({busy} turned away busy, 503), '
+          f'{len(results) - answered} failed to connect, {unexpected} with an unexpected status, {len(left)} uploads '
+          f'left in the temporary folder {left[:3]}')
 
 
 if __name__ == '__main__':

@@ -23,7 +23,7 @@ from fastcore.foundation import L
 
 from .augment import ClipAugment, prepare_clips, self_blend
 from .checkpoints import save_checkpoint
-from .files import link_atomic, write_atomic
+from .files import link_atomic, record_output, write_csv
 from .metrics import video_metrics
 
 # %% ../nbs/02c_callbacks.ipynb 4290344c
@@ -165,13 +165,13 @@ class Checkpoints(Callback):
                     scheduler=dict(n_epoch=self.n_epoch, pct_train=float(self.learn.pct_train)),
                     args=dict(vars(self.args)), metrics=plain(self.history), **self.extra)
         epoch_file = self.exp_dir / f'epoch_{row["epoch"]:03d}.pth'
-        save_checkpoint(ckpt, self.exp_dir / 'last.pth')
-        link_atomic(self.exp_dir / 'last.pth', epoch_file)
+        save_checkpoint(ckpt, self.exp_dir / 'last.pth', 'train')
+        record_output(link_atomic(self.exp_dir / 'last.pth', epoch_file), 'train')
         best = min(self.history, key=lambda r: (math.isnan(r['valid_logloss']), r['valid_logloss']))
         if best is row:
-            link_atomic(epoch_file, self.exp_dir / 'best.pth')
-        metrics = pd.DataFrame(self.history, columns=METRIC_COLUMNS)
-        write_atomic(self.exp_dir / 'metrics.csv', lambda tmp: metrics.to_csv(tmp, index=False))
+            record_output(link_atomic(epoch_file, self.exp_dir / 'best.pth'), 'train')
+        write_csv(pd.DataFrame(self.history, columns=METRIC_COLUMNS), self.exp_dir / 'metrics.csv')
+        record_output(self.exp_dir / 'metrics.csv', 'train')
 
 # %% ../nbs/02c_callbacks.ipynb 2f825717
 def mlflow_uri(folder='./mlruns'):

@@ -5,10 +5,12 @@ __all__ = ['preprocess_parser', 'run_preprocess', 'split_parser', 'run_split', '
 
 # %% ../nbs/90_cli.ipynb fa69fc2c
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .args import Renamed, at_least, fraction
+from .args import SEED, Parser, Renamed, at_least, fraction, name
+from .files import printable
 
 # %% ../nbs/90_cli.ipynb 6e4a80ce
 def preprocess_parser(parser):
@@ -17,22 +19,28 @@ def preprocess_parser(parser):
     parser.add_argument('src', nargs='+', help='DFDC root, FaceForensics++ root, real/+fake/ folder, '
                         'face-image set with metadata.csv, video folder or video files')
     parser.add_argument('--out', required=True, help='the faces folder to write (FACES)')
+    from .preprocess import SETTING_RANGES as R
     parser.add_argument('--source', choices=LAYOUTS, help='the layout of SRC (default: detected)')
     frames = parser.add_mutually_exclusive_group()
-    frames.add_argument('--frames', type=at_least(1), default=None, help='evenly spaced frames per video (default 32)')
-    frames.add_argument('--interval', type=at_least(1), help='every k-th frame instead of --frames')
-    parser.add_argument('--face_size', type=at_least(16), default=224, help='side of the square face crops, pixels')
-    parser.add_argument('--crop_size', type=at_least(16), dest='face_size', action=Renamed, new='--face_size')
-    parser.add_argument('--margin', type=at_least(0.0, float), default=0.3,
+    frames.add_argument('--frames', type=at_least(1, at_most=R['frames'][1]), default=None,
+                        help='evenly spaced frames per video (default 32)')
+    frames.add_argument('--interval', type=at_least(1, at_most=R['interval'][1]),
+                        help='every k-th frame instead of --frames')
+    size = at_least(R['face_size'][0], at_most=R['face_size'][1])
+    parser.add_argument('--face_size', type=size, default=224, help='side of the square face crops, pixels')
+    parser.add_argument('--crop_size', type=size, dest='face_size', action=Renamed, new='--face_size')
+    parser.add_argument('--margin', type=at_least(0.0, float, at_most=R['margin'][1]), default=0.3,
                         help='margin around the face, relative to its size')
-    parser.add_argument('--detect_size', type=at_least(64), default=640,
+    parser.add_argument('--detect_size', type=at_least(R['detect_size'][0], at_most=R['detect_size'][1]), default=640,
                         help='long side of the downscaled frame the detector sees, pixels')
-    parser.add_argument('--detect_every', type=at_least(1), default=4,
+    parser.add_argument('--detect_every', type=at_least(1, at_most=R['detect_every'][1]), default=4,
                         help='run the detector on every k-th sampled frame (and the last), track in between')
-    parser.add_argument('--workers', type=at_least(1), default=None,
+    parser.add_argument('--workers', type=at_least(1, at_most=512), default=None,
                         help='processes side by side (default: one a core for runs of 8 or more videos a worker)')
     parser.add_argument('--shard', help='i/n: process only the i-th of n fixed parts of the videos (0-based)')
     parser.add_argument('--retry_errors', action='store_true', help='redo videos that failed before')
+    parser.add_argument('--add', action='store_true',
+                        help='add the videos of a source that FACES was not made from (their names must be free)')
     parser.add_argument('--device', default='auto', help='auto (CUDA when there is a GPU, else CPU), cpu or cuda')
     return parser
 
@@ -46,11 +54,14 @@ def run_preprocess(args):
     frames = None if args.interval else (args.frames or 32)
     index = preprocess(table, args.out, frames=frames, interval=args.interval, face_size=args.face_size,
                        margin=args.margin, detect_size=args.detect_size, detect_every=args.detect_every,
-                       workers=args.workers or 'auto',
-                       shard=args.shard, retry_errors=args.retry_errors, device=device)
+                       workers=args.workers or 'auto', shard=args.shard, retry_errors=args.retry_errors,
+                       device=device, add=args.add)
+    if index.attrs.get('skipped'):
+        print(f"{index.attrs['skipped']} videos were done already and skipped ({index.attrs['done']} done now)"
+              + ('' if args.retry_errors else '; --retry_errors redoes those that failed'))
     print(index.groupby('status').agg(videos=('name', 'size'), faces=('faces', 'sum')).to_string())
     for row in index[index.status.isin(['error', 'missing'])].itertuples():
-        print(f'{row.status}: {row.error}')
+        print(printable(f'{row.status}: {row.error}'))
     print(f'index: {Path(args.out) / "index.csv"}')
     tried = index[index.status.isin(['ok', 'no_face', 'error'])]
     return 1 if len(tried) and (tried.status == 'error').all() else 0
@@ -61,10 +72,10 @@ def split_parser(parser):
     parser.add_argument('faces', help='the faces folder written by preprocess (holds index.csv)')
     parser.add_argument('--out', help='the CSV to write (default: FACES/videos_df.csv)')
     parser.add_argument('--valid_frac', type=fraction, default=0.2, help='share of the videos in validation')
-    parser.add_argument('--seed', type=int, default=42)
+    parser.add_argument('--seed', type=SEED, default=42)
     parser.add_argument('--balance', nargs='?', const='original', choices=['original', 'downsample'],
                         help='even the classes: one fake per original (default when given), or downsample')
-    parser.add_argument('--folds', type=at_least(2), help='also a fold column for K-fold cross-validation (fold 0 = valid)')
+    parser.add_argument('--folds', type=at_least(2, at_most=1000), help='also a fold column for K-fold cross-validation (fold 0 = valid)')
     parser.add_argument('--force', action='store_true', help='replace a split CSV that was edited or not written by split')
     return parser
 
@@ -79,7 +90,7 @@ def run_split(args):
 def demo_data_parser(parser):
     "Arguments of `deepfake demo-data`."
     parser.add_argument('out', help='folder to write the synthetic DFDC-layout videos into')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=SEED, default=0)
     return parser
 
 
@@ -91,11 +102,12 @@ def run_demo_data(args):
     return 0
 
 # %% ../nbs/90_cli.ipynb 4d5de6af
-def train_parser(parser):
-    "Arguments of `deepfake train`: those of train.py."
+def train_parser(parser, skip=()):
+    "Arguments of `deepfake train`: those of train.py (but `skip`)."
     from .args import get_args_parser
     for action in get_args_parser(add_help=False)._actions:
-        parser._add_action(action)
+        if action.dest not in skip:
+            parser._add_action(action)
     return parser
 
 
@@ -117,17 +129,19 @@ def run_train(args):
 
 
 def crossval_parser(parser):
-    "Arguments of `deepfake crossval`: those of train.py, and out-of-domain faces folders."
-    train_parser(parser)
+    "Arguments of `deepfake crossval`: those of train.py, out-of-domain faces folders, and --resume as a flag."
+    train_parser(parser, skip=('resume',))
     parser.add_argument('--out_of_domain', nargs='+', default=[], metavar='FACES',
                         help='faces folders (with index.csv) that every fold model scores, e.g. another data set')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue the cross-validation in the folder (folds trained with the same options kept)')
     return parser
 
 
 def run_crossval(args):
     _training_stack()
     from .crossval import cross_validate
-    s = cross_validate(args, args.out_of_domain)
+    s = cross_validate(args, args.out_of_domain, resume=args.cv_resume)
     ci = lambda m: f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
     print(f"out of fold, {s['videos']} videos in {s['folds']} folds ({s['minutes']} min): video AUC {ci(s['auc'])}, "
           f"log loss {ci(s['log_loss'])}; " + ', '.join(f"{m} {ci(v)}" for m, v in s['by_method'].items()))
@@ -139,13 +153,15 @@ def run_crossval(args):
 def _train_args(args, argv):
     "The arguments of `train`/`crossval` as deepfake.args parses them: recipe (-c) and resumed run as defaults."
     from .args import parse_args
-    extra = argparse.ArgumentParser(add_help=False)
+    extra = Parser(add_help=False)
     extra.add_argument('--out_of_domain', nargs='+', default=[])
+    if args.command == 'crossval':
+        extra.add_argument('--resume', action='store_true')
     known, rest = extra.parse_known_args(argv)
     parsed = parse_args(rest)
     parsed.command, parsed.run = args.command, args.run
     if args.command == 'crossval':
-        parsed.out_of_domain = known.out_of_domain
+        parsed.out_of_domain, parsed.cv_resume = known.out_of_domain, known.resume
     return parsed
 
 
@@ -176,9 +192,10 @@ def run_weights(args):
 # %% ../nbs/90_cli.ipynb b995285d
 def _detector_args(parser):
     parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
-    parser.add_argument('--frames', type=at_least(1), help='frames per video (default: as in preprocessing)')
+    parser.add_argument('--frames', type=at_least(1, at_most=100_000), help='frames per video (default: as in preprocessing)')
     parser.add_argument('--aggregate', default='confident', choices=['confident', 'mean', 'model'],
-                        help='frames to video score: the DFDC winners\' confident mean, the mean, or the model\'s own')
+                        help='frames to video score: the DFDC winners\' confident mean (the default), the mean, or '
+                        'the model\'s own')
     parser.add_argument('--no_clip', action='store_true', help='do not clip scores to [0.01, 0.99]')
     parser.add_argument('--runtime', default='torch', choices=['torch', 'onnx'],
                         help='onnx: run the ONNX export with onnxruntime (exported beside the checkpoint if missing)')
@@ -217,19 +234,22 @@ def predict_parser(parser):
     "Arguments of `deepfake predict`."
     _detector_args(parser)
     parser.add_argument('inputs', nargs='+', help='video files, folders or source roots')
-    parser.add_argument('--out', default='submission.csv', help='submission CSV (a .json with details beside it)')
+    parser.add_argument('--out', default='submission.csv',
+                        help='submission CSV (a .json with details beside it; default: %(default)s)')
     parser.add_argument('--explain', metavar='DIR', help='write Grad-CAM heat maps of the faces into DIR')
     return parser
 
 
 def run_predict(args):
-    from .predict import predict, write_heatmaps, write_predictions
+    from .predict import check_prediction_files, predict, write_heatmaps, write_predictions
+    check_prediction_files(args.out)  # before the first video is scored, not after the last
     results = predict(_detector(args, explain=bool(args.explain)), args.inputs)
     out = write_predictions(results, args.out)
     if args.explain:
         print(f'heat maps in {write_heatmaps(results, args.explain)}')
     for r in results:
-        print(f'{r.filename}: {r.fake_probability:.3f} {r.label}' if r.scored else f'{r.filename}: {r.status} ({r.error})')
+        print(printable(f'{r.filename}: {r.fake_probability:.3f} {r.label}' if r.scored
+                        else f'{r.filename}: {r.status} ({r.error})'))
     unscored = sum(not r.scored for r in results)
     if unscored:
         print(f'{unscored} of {len(results)} videos could not be scored (0.5 in {out}, the DFDC fallback)')
@@ -265,13 +285,25 @@ def run_evaluate(args):
 # %% ../nbs/90_cli.ipynb 5a94818f
 def serve_parser(parser):
     "Arguments of `deepfake serve`."
+    from .serve import MAX_PENDING, MAX_PIXELS, REQUEST_SECONDS
     parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=at_least(1), default=8000)
-    parser.add_argument('--max_mb', type=at_least(0.0, float, above=True), default=200,
-                        help='largest upload accepted, MB (413 beyond)')
-    parser.add_argument('--frames', type=at_least(1), help='frames per video (default: as in preprocessing)')
-    parser.add_argument('--tmp_dir', help='where uploads are kept while scored (default: the system temp folder)')
+    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default: %(default)s, this machine only)')
+    parser.add_argument('--port', type=at_least(1, at_most=65535), default=8000, help='default: %(default)s')
+    parser.add_argument('--token', default=os.environ.get('DEEPFAKE_TOKEN'),
+                        help='the bearer token /predict asks for (default: $DEEPFAKE_TOKEN, else a new random one, '
+                        'printed at start)')
+    parser.add_argument('--no_token', action='store_true', help='answer /predict without a token (a trusted network only)')
+    parser.add_argument('--max_mb', type=at_least(0.0, float, above=True, at_most=100_000), default=200,
+                        help='largest upload accepted, MB (413 beyond; default: %(default)s)')
+    parser.add_argument('--max_pixels', type=at_least(1, at_most=1 << 30), default=MAX_PIXELS,
+                        help='largest frame accepted, pixels (422 beyond, before decoding; default: %(default)s, 3840×2160)')
+    parser.add_argument('--max_pending', type=at_least(1, at_most=1000), default=MAX_PENDING,
+                        help='uploads being scored or waiting at once (503 beyond; default: %(default)s)')
+    parser.add_argument('--timeout', type=at_least(1.0, float, at_most=86_400), default=REQUEST_SECONDS,
+                        help='seconds a request may wait and be scored (503 or 422 beyond; default: %(default)s)')
+    parser.add_argument('--frames', type=at_least(1, at_most=100_000), help='frames per video (default: as in preprocessing)')
+    parser.add_argument('--tmp_dir', help='an existing, writable folder where uploads are kept while scored '
+                        '(default: the system temp folder)')
     parser.add_argument('--explain', action='store_true', help='Grad-CAM heat maps on the page and in the JSON')
     parser.add_argument('--device', default='auto', help='auto (CUDA when there is a GPU, else CPU), cpu or cuda')
     return parser
@@ -279,10 +311,16 @@ def serve_parser(parser):
 
 def run_serve(args):
     from .predict import Detector
-    from .serve import QuietServerHeader, create_app
+    from .serve import QuietServerHeader, check_tmp_dir, create_app, new_token
+    check_tmp_dir(args.tmp_dir)
+    token = None if args.no_token else (args.token or new_token())
     detector = Detector(_checkpoint(args), frames=args.frames, device=args.device, explain=args.explain)
-    create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir).run(args.host, args.port, threaded=True,
-                                                                       request_handler=QuietServerHeader)
+    app = create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir, token=token, max_pixels=args.max_pixels,
+                     max_pending=args.max_pending, timeout=args.timeout)
+    if token and not args.token:
+        print(f'token: {token} (POST /predict with the header "Authorization: Bearer {token}"; the page: '
+              f'http://{args.host}:{args.port}/#token={token})', flush=True)
+    app.run(args.host, args.port, threaded=True, request_handler=QuietServerHeader)
     return 0
 
 # %% ../nbs/90_cli.ipynb 741c8600
@@ -321,7 +359,7 @@ COMMANDS = [
 
 def get_parser():
     "The `deepfake` parser with one subparser per command."
-    parser = argparse.ArgumentParser(prog='deepfake', description='Deepfake video detection.')
+    parser = Parser(prog='deepfake', description='Deepfake video detection.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='command')
     for name, help, build, run in COMMANDS:
         build(sub.add_parser(name, help=help, description=help)).set_defaults(run=run)
@@ -329,12 +367,17 @@ def get_parser():
 
 
 def guarded(prog, run, args):
-    "`run(args)`, with the errors a user can mend (bad input, a folder in use) as one line on stderr and exit code 2."
+    """`run(args)`, with the errors a user can mend as one line on stderr and exit code 2: bad input, a folder in use,
+    and a file that cannot be read or written (a full or read-only disk, a missing file), named with the reason."""
     from .files import InUse
     try:
         return run(args)
-    except (FileNotFoundError, ValueError, InUse) as e:
-        print(f'{prog}: {e}', file=sys.stderr)
+    except (ValueError, InUse) as e:
+        print(printable(f'{prog}: {e}'), file=sys.stderr)
+        return 2
+    except OSError as e:
+        where = f'{e.filename}: ' if e.filename else ''
+        print(printable(f'{prog}: {where}{e.strerror or e}'), file=sys.stderr)
         return 2
 
 

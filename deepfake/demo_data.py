@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import skimage.data
 
+from .files import check_output, write_output
+
 # %% ../nbs/15_demo_data.ipynb 41e81062
 FACES = {
     # crop: (x0, y0, x1, y1) of the head; eyes, nose and mouth corners as MTCNN gives them (x, y)
@@ -125,6 +127,8 @@ def write_video(path, frames, fps):
     for frame in frames:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:  # OpenCV says nothing when it cannot write
+        raise OSError(f'{path}: OpenCV could not write the video')
 
 # %% ../nbs/15_demo_data.ipynb 90736f4f
 def dfdc_names(rng, n):
@@ -143,7 +147,8 @@ def write_pair(part_dir, names, scene, rng, frames, size, fps):
     (real, fake), rows = names, []
     part_dir.mkdir(parents=True, exist_ok=True)
     for name, head, original in [(real, patch, None), (fake, swap_inner_face(patch, inner, rng), real)]:
-        write_video(part_dir / name, render(scene, head, alpha, frames, size), fps)
+        frames_ = render(scene, head, alpha, frames, size)
+        write_output(part_dir / name, lambda tmp: write_video(tmp, frames_, fps), 'demo-data', 'video')
         rows.append(dict(name=name, label='FAKE' if original else 'REAL', original=original, path=str(part_dir / name)))
     return rows
 
@@ -151,13 +156,19 @@ def write_pair(part_dir, names, scene, rng, frames, size, fps):
 def write_metadata(part_dir, rows):
     "DFDC's `metadata.json` for the videos in `rows`, written into `part_dir`."
     meta = {r['name']: dict(label=r['label'], split='train', original=r['original']) for r in rows}
-    (part_dir / 'metadata.json').write_text(json.dumps(meta))
+    write_output(part_dir / 'metadata.json', json.dumps(meta), 'demo-data', 'metadata')
 
 # %% ../nbs/15_demo_data.ipynb 796e72c7
 def make_demo_data(out, n_originals=6, parts=2, frames=24, size=(320, 240), fps=12, seed=0):
-    "Write `n_originals` REAL videos and one FAKE of each under `out` in the DFDC layout; returns one row per video."
+    """Write `n_originals` REAL videos and one FAKE of each under `out` in the DFDC layout; returns one row per video.
+    A file of the same name that an earlier `make_demo_data` did not write is refused before anything is written."""
     rng, out, rows = np.random.default_rng(seed), Path(out), []
     names = dfdc_names(rng, 2 * n_originals)
+    parts = min(parts, n_originals)
+    for i, name in enumerate(names):  # every file it will write, checked first
+        check_output(out / f'dfdc_train_part_{i // 2 % parts}' / name, 'demo-data', 'video')
+    for part in range(parts):
+        check_output(out / f'dfdc_train_part_{part}' / 'metadata.json', 'demo-data', 'metadata')
     for i in range(n_originals):
         scene = draw_scene(rng, list(FACES)[i % len(FACES)], size)
         pair = write_pair(out / f'dfdc_train_part_{i % parts}', names[2 * i:2 * i + 2], scene, rng, frames, size, fps)

@@ -5,6 +5,7 @@ __all__ = ['ClipOutputs', 'FORMATS', 'export_path', 'sidecar_path', 'runtime_met
 
 # %% ../nbs/06_export.ipynb 443ad194
 import hashlib
+import io
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from torch import nn
 
 from .augment import prepare_clips
 from .checkpoints import data_config, load_model
-from .files import write_atomic
+from .files import check_not_link, reason, record_output, write_atomic
 from .metrics import auc, fake_probability
 from .video_dataset import VideoDataset
 
@@ -126,7 +127,9 @@ def torchscript_export(module, example, path, quantize=None, meta=None):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # TorchScript's deprecation notices
         traced = torch.jit.trace(module.eval(), (example,))
-        torch.jit.save(traced, str(path), _extra_files={'deepfake.json': json.dumps(meta or {})})
+        buffer = io.BytesIO()  # torch.jit.save aborts the process on a full disk; Python's write raises OSError
+        torch.jit.save(traced, buffer, _extra_files={'deepfake.json': json.dumps(meta or {})})
+    Path(path).write_bytes(buffer.getvalue())
     return Path(path)
 
 # %% ../nbs/06_export.ipynb 78c99cde
@@ -136,6 +139,7 @@ QUANTIZE = (None, 'int8')
 def check_export_target(out, checkpoint):
     "Refuse an `out` that is a folder, a checkpoint, or a file that is not an earlier export (it has no sidecar)."
     out = Path(out)
+    check_not_link(out, '--out')
     if out.is_dir():
         raise ValueError(f'--out {out}: a folder; name the file to write, e.g. {out / "model.onnx"}')
     if out.suffix == '.pth':
@@ -173,13 +177,27 @@ def export_model(checkpoint, out=None, format='onnx', quantize=None, video_len=N
         write_atomic(out, lambda part: onnx_export(module, example, part, opset))
     else:
         write_atomic(out, lambda part: torchscript_export(module, example, part, quantize, meta))
-    write_atomic(sidecar_path(out), json.dumps(meta, indent=1))
+    record_output(out, 'export')
+    try:
+        record_output(write_atomic(sidecar_path(out), json.dumps(meta, indent=1)), 'export')
+    except OSError:
+        out.unlink()  # an export without its sidecar could not be used, nor replaced by the next export
+        raise
     return out
 
 # %% ../nbs/06_export.ipynb 7eb1281a
 def read_sidecar(path):
-    "The sidecar dict of an exported model."
-    return json.loads(sidecar_path(path).read_text())
+    "The sidecar dict of an exported model; a `ValueError` naming it when it is missing or not the JSON of one."
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        raise ValueError(f'{path}: no {sidecar.name} beside it (the sidecar `deepfake export` writes with a model)')
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f'{sidecar}: not valid JSON ({e})') from None
+    if not isinstance(meta, dict) or not {'video_len', 'mean', 'std', 'num_classes', 'model_name'} <= set(meta):
+        raise ValueError(f'{sidecar}: not the sidecar of an export (video_len, mean, std, num_classes, model_name)')
+    return meta
 
 
 class ExportedModel:
@@ -208,7 +226,10 @@ class OnnxModel(ExportedModel):
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path), opts, providers=['CPUExecutionProvider'])
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=['CPUExecutionProvider'])
+        except Exception as e:  # onnxruntime's own exception types: a truncated or foreign file
+            raise ValueError(f'{self.path}: not a readable ONNX model ({reason(e)})') from None
 
     def __call__(self, x):
         x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -223,7 +244,10 @@ class TorchScriptModel(ExportedModel):
         super().__init__(path)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            self.module = torch.jit.load(str(self.path), map_location='cpu').eval()
+            try:
+                self.module = torch.jit.load(str(self.path), map_location='cpu').eval()
+            except (RuntimeError, ValueError, OSError) as e:
+                raise ValueError(f'{self.path}: not a readable TorchScript model ({reason(e)})') from None
 
     def __call__(self, x):
         with torch.no_grad():

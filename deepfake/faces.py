@@ -237,8 +237,9 @@ class FaceExtractor:
         return sorted(faces, key=lambda f: (f.track, f.frame))
 
 def face_settings(settings):
-    "Crop settings as stored by any version: `crop_size`, the face size's name until 0.2, read as `face_size`."
-    return {('face_size' if k == 'crop_size' else k): v for k, v in (settings or {}).items()}
+    """Crop settings as stored by any version: `crop_size`, the face size's name until 0.2, read as `face_size`; the
+    faces folder's `sources` (where its videos came from, not how they were cut) left out."""
+    return {('face_size' if k == 'crop_size' else k): v for k, v in (settings or {}).items() if k != 'sources'}
 
 # %% ../nbs/12_faces.ipynb 07419a56
 def track_clip(faces, track=0):

@@ -7,6 +7,7 @@ __all__ = ['VideoClassifier', 'load_backbone', 'checkpoint_dir', 'OFFLINE_WEIGHT
 import difflib
 import fnmatch
 import inspect
+import pickle
 import re
 from contextlib import nullcontext
 from functools import partial
@@ -19,6 +20,8 @@ from facenet_pytorch import InceptionResnetV1
 from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
+
+from .files import reason
 
 # %% ../nbs/01_model.ipynb 6cafa06e
 class VideoClassifier(nn.Module):
@@ -57,14 +60,21 @@ class VideoClassifier(nn.Module):
 # %% ../nbs/01_model.ipynb 0ff3a8a6
 def load_backbone(model, path):
     "Load the backbone state dict saved at `path` into `model.backbone`, all but its classifier head; returns `model`."
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object: never run a file's code to find out what it is
+        raise ValueError(f'{path}: holds Python objects besides tensors, which are not loaded (weights_only=True)') from None
+    except Exception as e:  # torch raises many kinds for a file that is not a state dict: all mean the same here
+        raise ValueError(f'{path}: not a readable state dict ({reason(e)})') from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{path}: not a state dict (a mapping of names to tensors)')
     own = model.backbone.state_dict()
     in_head = lambda key: model.head_name is not None and key.startswith(model.head_name + '.')
     state = {k: v for k, v in state.items() if not (in_head(k) and (k not in own or own[k].shape != v.shape))}
     missing, unexpected = model.backbone.load_state_dict(state, strict=False)
     missing = [k for k in missing if not in_head(k)]
     if missing or unexpected:
-        raise RuntimeError(f'{path} does not fit the backbone {type(model.backbone).__name__}: '
+        raise ValueError(f'{path} does not fit the backbone {type(model.backbone).__name__}: '
                            f'{len(missing)} missing keys {missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}')
     return model
 

@@ -29,7 +29,7 @@ from .callbacks import (BatchTransform, Checkpoints, CPUAutocast, LogInterval, M
                                 VideoMetrics, cpu_has_bf16, distributed)
 from .checkpoints import claim_experiment, load_checkpoint, model_kwargs
 from .faces import face_settings
-from .files import write_atomic
+from .files import record_output, write_atomic
 from .models import create_model, pick_device
 from .video_dataset import VideoDataset, VideoDatasets, real_videos
 
@@ -228,7 +228,7 @@ def _fit(args, ckpt, exp_dir, cbs):
         print(describe_epoch(dls, args), flush=True)
     weights = class_weights(dls.train.dataset.labels) if args.balance_loss else None
     if rank_distrib() == 0:
-        write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1))
+        record_output(write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1)), 'train')
     history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
     callbacks = [SeedEachEpoch(args.seed), batches, VideoMetrics(VideoLoss(model)),
                  Checkpoints(exp_dir, args, history, extra), *cbs]

@@ -86,9 +86,13 @@ class VideoDataset(Dataset):
         return self.root_dir / 'clips' / f'{name}.npy'
 
     def _length(self, name):
+        "The frames of a video's clip, after checking that it is one: uint8 T×S×S×3 (preprocess's crops)."
         path = self._path(name)
         try:
-            return len(np.load(path, mmap_mode='r'))
+            clip = np.load(path, mmap_mode='r')
+            if clip.ndim != 4 or clip.shape[3] != 3 or clip.shape[1] != clip.shape[2] or clip.dtype != np.uint8:
+                raise ValueError(f'an array of {clip.dtype} {tuple(clip.shape)}, not uint8 frames × side × side × 3')
+            return len(clip)
         except FileNotFoundError:
             raise FileNotFoundError(f'clip {path} of video {name!r} is missing: rerun preprocessing '
                                     'or drop the video from the split table') from None

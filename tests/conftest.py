@@ -89,6 +89,19 @@ def tiny_checkpoint(demo_faces, tmp_path_factory):
     return train_tiny(demo_faces, tmp_path_factory.mktemp('ck'))
 
 
+def run_cli(capsys, *argv):
+    "(exit code, stdout + stderr) of `deepfake ARGV` in this process, argparse's exits included; never a traceback."
+    from deepfake.cli import main
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert 'Traceback' not in text, text
+    return code, text
+
+
 def shared_data(name):
     "A folder of ../shared/data, or a skip with the reason."
     path = SHARED_DATA / name

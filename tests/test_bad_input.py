@@ -6,21 +6,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import face_frames, write_video
+from conftest import face_frames, run_cli as run, write_video
 
-from deepfake.cli import main
-
-
-def run(capsys, *argv):
-    "(exit code, stdout + stderr) of `deepfake ARGV` in this process; argparse's exits included."
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert 'Traceback' not in text, text
-    return code, text
 
 
 @pytest.fixture

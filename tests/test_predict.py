@@ -168,7 +168,7 @@ def test_explain_heat_maps(checkpoint, demo_videos, tmp_path):
     maps = result.heatmaps
     assert len(maps) == 4 and all(image.shape == (32, 32, 3) and image.dtype.name == 'uint8' for _, image in maps)
     from deepfake.predict import write_heatmaps
-    written = sorted(p.name for p in write_heatmaps([result], tmp_path / 'maps').iterdir())
+    written = sorted(p.name for p in write_heatmaps([result], tmp_path / 'maps').glob('*.jpg'))
     assert written[0].startswith(video.stem) and len(written) == len({f for f, _ in maps})
 
 

@@ -1,4 +1,5 @@
 "The HTTP service, started in a subprocess and used over loopback: uploads, limits, names, concurrency, the page."
+import io
 import os
 import shutil
 import socket
@@ -14,6 +15,8 @@ import requests
 from deepfake.serve import sniff_video
 
 ROOT = Path(__file__).resolve().parents[1]
+TOKEN = 'a-test-token'
+AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
 
 def free_port():
@@ -24,10 +27,12 @@ def free_port():
 
 @pytest.fixture(scope='module')
 def server(tiny_checkpoint, tmp_path_factory):
-    "`deepfake serve` on a 1-epoch demo model, uploads capped at 2 MB, its temporary files in a folder we watch."
+    """`deepfake serve` on a 1-epoch demo model, uploads capped at 2 MB and frames at 100,000 pixels, its temporary
+    files in a folder we watch, /predict behind a token, 8 uploads at once."""
     port, uploads = free_port(), tmp_path_factory.mktemp('uploads')
     proc = subprocess.Popen([str(Path(sys.executable).parent / 'deepfake'), 'serve', str(tiny_checkpoint), '--port', str(port),
-                             '--max_mb', '2', '--frames', '6', '--tmp_dir', str(uploads)],
+                             '--max_mb', '2', '--frames', '6', '--tmp_dir', str(uploads), '--max_pixels', '100000',
+                             '--token', TOKEN, '--max_pending', '8'],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f'http://127.0.0.1:{port}'
     for _ in range(120):
@@ -44,8 +49,9 @@ def server(tiny_checkpoint, tmp_path_factory):
     proc.wait(10)
 
 
-def post(url, content, filename='clip.mp4'):
-    return requests.post(url + '/predict', files={'video': (filename, content, 'video/mp4')}, timeout=120)
+def post(url, content, filename='clip.mp4', headers=AUTH):
+    return requests.post(url + '/predict', files={'video': (filename, content, 'video/mp4')}, headers=headers,
+                         timeout=120)
 
 
 def test_sniff():
@@ -53,12 +59,13 @@ def test_sniff():
     assert sniff_video(b'<html><body>') is None
 
 
-def test_gunicorn_workers_share_the_cores(tiny_checkpoint, monkeypatch):
+def test_gunicorn_workers_share_the_cores(tiny_checkpoint, monkeypatch, tmp_path):
     "create_app_from_env: each of $WEB_CONCURRENCY workers takes its share of torch's threads, at least one."
     import torch
     from deepfake.serve import create_app_from_env
     before = torch.get_num_threads()
     monkeypatch.setenv('DEEPFAKE_CHECKPOINT', str(tiny_checkpoint))
+    monkeypatch.setenv('DEEPFAKE_TOKEN_FILE', str(tmp_path / 'token'))
     try:
         for workers in (1, 2, 4 * before):
             torch.set_num_threads(before)
@@ -79,7 +86,8 @@ def test_health_and_page(server):
 def test_good_upload(server, demo_videos):
     url, uploads = server
     video = sorted(demo_videos.glob('*/*.mp4'))[0]
-    r = requests.post(url + '/predict?crops=1', files={'video': (video.name, video.read_bytes())}, timeout=120)
+    r = requests.post(url + '/predict?crops=1', files={'video': (video.name, video.read_bytes())}, headers=AUTH,
+                      timeout=120)
     assert r.status_code == 200
     j = r.json()
     assert 0.01 <= j['fake_probability'] <= 0.99 and j['label'] in ('REAL', 'FAKE') and j['faces'] >= 5
@@ -98,7 +106,7 @@ def test_oversize_non_video_and_hostile_name(server, demo_videos):
     r = post(url, video.read_bytes(), filename='../../../tmp/evil.mp4')
     assert r.status_code == 200 and 'evil' not in r.text
     assert not Path('/tmp/evil.mp4').exists() and not list(uploads.iterdir())
-    assert requests.post(url + '/predict', files={'other': ('x', b'1')}).status_code == 400
+    assert requests.post(url + '/predict', files={'other': ('x', b'1')}, headers=AUTH).status_code == 400
 
 
 def test_failures_are_json_statuses_not_answers(server, demo_videos):
@@ -153,7 +161,7 @@ def test_web_page_in_headless_chromium(server, demo_videos):
     service = webdriver.ChromeService(executable_path=shutil.which('chromedriver'))
     driver = webdriver.Chrome(options=options, service=service)
     try:
-        driver.get(url + '/')
+        driver.get(url + f'/#token={TOKEN}')  # the fragment never reaches the server; the page sends it as a header
         video = sorted(demo_videos.glob('*/*.mp4'))[0]
         driver.find_element(By.ID, 'video').send_keys(str(video))
         driver.find_element(By.ID, 'submit').click()
@@ -164,3 +172,75 @@ def test_web_page_in_headless_chromium(server, demo_videos):
         assert not violations, violations
     finally:
         driver.quit()
+
+
+def test_predict_asks_for_the_token(server, demo_videos):
+    "No token, a wrong one, another scheme: 401 before the upload is read; the page and /health stay open."
+    url, uploads = server
+    video = sorted(demo_videos.glob('*/*.mp4'))[0].read_bytes()
+    for headers in ({}, {'Authorization': 'Bearer wrong'}, {'Authorization': f'Basic {TOKEN}'}):
+        r = post(url, video, headers=headers)
+        assert r.status_code == 401 and r.headers['WWW-Authenticate'] == 'Bearer' and 'token' in r.json()['error']
+    assert post(url, video, headers={'Authorization': f'bearer {TOKEN}'}).status_code == 200
+    assert requests.get(url + '/').ok and requests.get(url + '/health').ok and not list(uploads.iterdir())
+
+
+def test_frames_larger_than_the_limit_are_refused_before_decoding(server, tmp_path):
+    "A 400×300 video (120,000 pixels a frame) against --max_pixels 100000: 422, and no file left."
+    url, uploads = server
+    from conftest import face_frames, write_video
+    big = write_video(tmp_path / 'big.mp4', face_frames(4, size=(300, 400)))
+    r = post(url, big.read_bytes())
+    assert r.status_code == 422 and 'pixels' in r.json()['error'] and not list(uploads.iterdir())
+
+
+class Waiting:
+    "A detector that holds every request until told to go on."
+    model_name = 'waiting'
+
+    def __init__(self):
+        import threading
+        self.go, self.started = threading.Event(), threading.Semaphore(0)
+
+    def predict_video(self, path, keep_crops=None, **limits):
+        from deepfake.predict import Prediction
+        self.started.release()
+        self.go.wait(30)
+        return Prediction(filename='x', name='x', path=path, status='no_face', frames=4)
+
+
+def test_uploads_beyond_max_pending_get_503_with_retry_after(tmp_path):
+    "With 1 upload being scored and max_pending=2, a second waits and a third is turned away at once."
+    from deepfake.serve import create_app
+    detector = Waiting()
+    app = create_app(detector, tmp_dir=tmp_path, max_pending=2, timeout=30).test_client()
+    body = lambda: {'video': (io.BytesIO(b'\x00\x00\x00\x18ftypmp42' + b'0' * 100), 'x.mp4')}
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(app.post, '/predict', data=body())
+        detector.started.acquire(timeout=30)
+        second = pool.submit(app.post, '/predict', data=body())
+        time.sleep(0.5)
+        third = app.post('/predict', data=body())
+        detector.go.set()
+        assert first.result().status_code == 200 and second.result().status_code == 200
+    assert third.status_code == 503 and third.headers['Retry-After'] and 'try again' in third.json['error']
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_request_is_bounded_in_time(tiny_checkpoint, demo_videos, tmp_path):
+    "Past the deadline, decoding stops: 422 with the reason; a second request waiting past it gets 503."
+    from deepfake.predict import Detector
+    from deepfake.serve import create_app
+    app = create_app(Detector(tiny_checkpoint, frames=4), tmp_dir=tmp_path, timeout=1e-9).test_client()
+    video = sorted(demo_videos.glob('*/*.mp4'))[0]
+    r = app.post('/predict', data={'video': (io.BytesIO(video.read_bytes()), 'v.mp4')})
+    assert r.status_code in (422, 503) and ('not decoded within' in r.json['error'] or 'busy' in r.json['error'])
+    assert not list(tmp_path.iterdir())
+
+
+def test_gunicorn_workers_share_one_token(tmp_path, monkeypatch):
+    "The image's default: a token made once, in a file of mode 600 that every worker reads."
+    from deepfake.serve import shared_token
+    first, second = shared_token(tmp_path / 'dir' / 'token'), shared_token(tmp_path / 'dir' / 'token')
+    assert first == second and len(first) >= 32 and (tmp_path / 'dir' / 'token').stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in (tmp_path / 'dir').iterdir()) == ['token']

@@ -49,8 +49,8 @@ def test_save_checkpoint_never_leaves_a_broken_file(tmp_path, monkeypatch):
     path = tmp_path / 'last.pth'
     save_checkpoint({'epoch': 1}, path)
 
-    def crash(obj, f, *a, **k):
-        Path(f).write_bytes(b'half')
+    def crash(obj, f, *a, **k):  # torch.save writing half of it, then failing
+        f.write(b'half') if hasattr(f, 'write') else Path(f).write_bytes(b'half')
         raise OSError('disk full')
     monkeypatch.setattr(torch, 'save', crash)
     with pytest.raises(OSError):
@@ -72,8 +72,8 @@ def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
     learn = train(tiny_args(demo_faces, tmp_path, 'full'))
     exp = tmp_path / 'full'
     assert learn.exp_dir == exp
-    assert sorted(p.name for p in exp.iterdir()) == ['.lock', 'args.json', 'best.pth', 'epoch_001.pth', 'epoch_002.pth',
-                                                     'last.pth', 'metrics.csv']
+    assert sorted(p.name for p in exp.iterdir()) == ['.deepfake-files.json', '.lock', 'args.json', 'best.pth',
+                                                     'epoch_001.pth', 'epoch_002.pth', 'last.pth', 'metrics.csv']
     metrics = pd.read_csv(exp / 'metrics.csv')
     assert list(metrics.columns) == METRIC_COLUMNS and metrics.epoch.tolist() == [1, 2]
     assert metrics[['train_loss', 'valid_loss', 'valid_logloss']].notna().all().all()
