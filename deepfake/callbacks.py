@@ -5,6 +5,7 @@ __all__ = ['SeedEachEpoch', 'augment_batch', 'WorkerBatch', 'BatchTransform', 'V
 
 # %% ../nbs/02c_callbacks.ipynb 6d578118
 import contextlib
+import json
 import math
 import random
 import time
@@ -22,8 +23,8 @@ from fastai.torch_core import set_seed
 from fastcore.foundation import L
 
 from .augment import ClipAugment, prepare_clips, self_blend
-from .checkpoints import save_checkpoint
-from .files import link_atomic, record_output, write_csv
+from .checkpoints import CHOICE, checkpoint_file, choose_epoch, save_checkpoint
+from .files import link_atomic, record_output, write_atomic, write_csv
 from .metrics import video_metrics
 
 # %% ../nbs/02c_callbacks.ipynb 4290344c
@@ -140,11 +141,13 @@ def plain(obj):
 
 
 class Checkpoints(Callback):
-    "Per-epoch checkpoint, metrics.csv row and best checkpoint, written by rank 0."
+    """Per-epoch checkpoint, metrics.csv row, best checkpoint (lowest validation log loss) and the epoch the folder
+    means (`checkpoint.json`, `deepfake.checkpoints.choose_epoch` over `valid_groups`), written by rank 0."""
     order = 70
 
-    def __init__(self, exp_dir, args, history=(), extra=None):
+    def __init__(self, exp_dir, args, history=(), extra=None, valid_groups=0):
         self.exp_dir, self.args, self.history, self.extra = Path(exp_dir), args, list(history), extra or {}
+        self.valid_groups = valid_groups
 
     def before_epoch(self):
         self.start = time.perf_counter()
@@ -172,6 +175,8 @@ class Checkpoints(Callback):
             record_output(link_atomic(epoch_file, self.exp_dir / 'best.pth'), 'train')
         write_csv(pd.DataFrame(self.history, columns=METRIC_COLUMNS), self.exp_dir / 'metrics.csv')
         record_output(self.exp_dir / 'metrics.csv', 'train')
+        choice = choose_epoch(self.history, self.valid_groups, self.n_epoch)
+        record_output(write_atomic(self.exp_dir / CHOICE, json.dumps(choice, indent=1)), 'train')
 
 # %% ../nbs/02c_callbacks.ipynb 2f825717
 def mlflow_uri(folder='./mlruns'):
@@ -213,8 +218,9 @@ class MlflowTracking(Callback):
 
     def after_fit(self):
         if rank_distrib() == 0:
-            if (self.exp_dir / 'best.pth').exists():
-                self.mlflow.log_artifact(str(self.exp_dir / 'best.pth'))
+            if (self.exp_dir / CHOICE).exists():  # the checkpoint the run folder means, and why
+                self.mlflow.log_artifact(str(checkpoint_file(self.exp_dir)))
+                self.mlflow.log_artifact(str(self.exp_dir / CHOICE))
             self.mlflow.log_artifact(str(self.exp_dir / 'metrics.csv'))
             self.mlflow.end_run()
 

@@ -191,7 +191,7 @@ def run_weights(args):
 
 # %% ../nbs/90_cli.ipynb b995285d
 def _detector_args(parser):
-    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
+    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (the epoch its checkpoint.json chose)')
     parser.add_argument('--frames', type=at_least(1, at_most=100_000), help='frames per video (default: as in preprocessing)')
     parser.add_argument('--aggregate', default='confident', choices=['confident', 'mean', 'model'],
                         help='frames to video score: the DFDC winners\' confident mean (the default), the mean, or '
@@ -203,14 +203,16 @@ def _detector_args(parser):
 
 
 def _checkpoint(args):
-    "The model file to use: an experiment folder's best.pth; with --runtime onnx its ONNX export, rebuilt when stale."
-    from .checkpoints import checkpoint_file
+    """The model file to use, said on stderr: a run folder's chosen epoch (`checkpoint.json`); with --runtime onnx its
+    ONNX export, rebuilt when stale."""
+    from .checkpoints import checkpoint_file, describe_checkpoint
     path = Path(args.checkpoint)
     if path.suffix in ('.onnx', '.pt'):
         from .export import stale_export
         if stale_export(path):
             raise ValueError(f'{stale_export(path)}: export it again (deepfake export)')
         return path
+    print(describe_checkpoint(path), file=sys.stderr)
     path = checkpoint_file(path)
     if getattr(args, 'runtime', 'torch') == 'onnx':
         from .export import export_model, stale_export
@@ -225,7 +227,9 @@ def _checkpoint(args):
 
 
 def _detector(args, explain=False):
+    from .models import pick_device
     from .predict import Detector
+    pick_device(args.device)  # a bad --device is said before anything else
     return Detector(_checkpoint(args), frames=args.frames, aggregate=args.aggregate, device=args.device,
                     clip=None if args.no_clip else (0.01, 0.99), explain=explain)
 
@@ -270,7 +274,8 @@ def evaluate_parser(parser):
 
 
 def run_evaluate(args):
-    from .evaluate import evaluate
+    from .evaluate import check_report_folder, evaluate
+    check_report_folder(args.out)  # before the model loads and the first video is scored
     overall = evaluate(_detector(args, explain=args.explain), args.src, args.out, split_csv=args.split_csv,
                        calibrate=args.calibrate)
     calibration = overall.pop('calibration', None)
@@ -286,7 +291,7 @@ def run_evaluate(args):
 def serve_parser(parser):
     "Arguments of `deepfake serve`."
     from .serve import MAX_PENDING, MAX_PIXELS, REQUEST_SECONDS
-    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
+    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (the epoch its checkpoint.json chose)')
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default: %(default)s, this machine only)')
     parser.add_argument('--port', type=at_least(1, at_most=65535), default=8000, help='default: %(default)s')
     parser.add_argument('--token', default=os.environ.get('DEEPFAKE_TOKEN'),
@@ -326,7 +331,7 @@ def run_serve(args):
 # %% ../nbs/90_cli.ipynb 741c8600
 def export_parser(parser):
     "Arguments of `deepfake export`."
-    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (its best.pth)')
+    parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (the epoch its checkpoint.json chose)')
     parser.add_argument('--format', default='onnx', choices=['onnx', 'torchscript'])
     parser.add_argument('--quantize', choices=['int8'], help='dynamic int8 quantization (smaller files)')
     parser.add_argument('--out', help='the file to write (default: beside the checkpoint)')
@@ -334,8 +339,9 @@ def export_parser(parser):
 
 
 def run_export(args):
-    from .checkpoints import checkpoint_file
+    from .checkpoints import checkpoint_file, describe_checkpoint
     from .export import export_model
+    print(describe_checkpoint(args.checkpoint), file=sys.stderr)
     out = export_model(checkpoint_file(args.checkpoint), out=args.out, format=args.format, quantize=args.quantize)
     print(f'wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB) and {out}.json')
     return 0

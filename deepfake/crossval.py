@@ -16,7 +16,7 @@ import torch
 
 from .args import RUN_OPTIONS, parse_args
 from .augment import prepare_clips
-from .checkpoints import data_config, load_checkpoint, load_model
+from .checkpoints import checkpoint_file, data_config, load_checkpoint, load_model
 from .files import (check_name, check_not_link, claim_folder, remove_stale_tmp, write_csv, write_output)
 from .metrics import auc, bootstrap_ci, fake_probability, log_loss
 from .split import read_split
@@ -123,9 +123,9 @@ def cross_validate(args, out_of_domain=(), folds=None, cbs=(), resume=False):
         for k in folds:
             csv = fold_split(split, k, cv / f'fold{k}.csv')
             exp = _train_fold(base, root, cv, k, csv, resume, cbs)
-            models.append(exp / 'last.pth')
+            models.append(checkpoint_file(exp))  # the epoch the fold's folder means, as everywhere: its last here
             start = time.perf_counter()
-            oof.append(score_clips(exp / 'last.pth', root, csv, device=base.device if base.device != 'auto' else 'cpu'))
+            oof.append(score_clips(models[-1], root, csv, device=base.device if base.device != 'auto' else 'cpu'))
             scoring += time.perf_counter() - start
         # the folds' epochs as their metrics.csv timed them (a fold kept from a stopped run counts too), and scoring
         minutes = (sum(pd.read_csv(cv / f'fold{k}' / 'metrics.csv').seconds.sum() for k in folds) + scoring) / 60

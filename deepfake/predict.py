@@ -115,7 +115,7 @@ class Detector:
             cfg, meta, settings = self.model.data_cfg, self.model.meta, face_settings(self.model.settings)
             self.runtime = 'onnx' if str(checkpoint).endswith('.onnx') else 'torchscript'
         else:
-            self.checkpoint = checkpoint_file(checkpoint)  # a folder's best.pth, as everywhere
+            self.checkpoint = checkpoint_file(checkpoint)  # a folder's chosen epoch, as everywhere
             self.model, ckpt = load_model(self.checkpoint)
             self.model.to(self.device)
             cfg, meta, settings = data_config(ckpt, self.model), ckpt['args'], face_settings(ckpt.get('preprocess'))

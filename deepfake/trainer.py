@@ -231,7 +231,7 @@ def _fit(args, ckpt, exp_dir, cbs):
         record_output(write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1)), 'train')
     history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
     callbacks = [SeedEachEpoch(args.seed), batches, VideoMetrics(VideoLoss(model)),
-                 Checkpoints(exp_dir, args, history, extra), *cbs]
+                 Checkpoints(exp_dir, args, history, extra, dls.valid.dataset.videos.group.nunique()), *cbs]
     if args.log_interval:
         callbacks.append(LogInterval(args.log_interval))
     if args.tracking == 'mlflow':

@@ -78,17 +78,19 @@ def test_predict_says_error_and_exits_1_when_nothing_was_scored(capsys, tiny_che
 
 
 def test_stale_onnx_export_is_rebuilt(capsys, tiny_checkpoint, demo_videos, tmp_path):
-    "A retrained best.pth makes its ONNX export stale, also in a copied folder (its export names the original)."
+    "A retrained checkpoint makes its ONNX export stale, also in a copied folder (its export names the original)."
     first, exp = tmp_path / 'first', tmp_path / 'exp'
     shutil.copytree(tiny_checkpoint.parent, first)
     video = sorted(demo_videos.glob('*/*.mp4'))[0]
     assert run(capsys, 'predict', first, video, '--runtime', 'onnx', '--out', tmp_path / 'a.csv', '--frames', '4')[0] == 0
     shutil.copytree(first, exp)
     import torch
-    ckpt = torch.load(exp / 'best.pth', weights_only=True)
+    from deepfake.checkpoints import checkpoint_file
+    chosen = checkpoint_file(exp)  # the epoch the folder means
+    ckpt = torch.load(chosen, weights_only=True)
     ckpt['model'] = {k: v * 0.5 if v.is_floating_point() else v for k, v in ckpt['model'].items()}
-    (exp / 'best.pth').unlink()
-    torch.save(ckpt, exp / 'best.pth')  # retrained: a new best.pth
+    chosen.unlink()
+    torch.save(ckpt, chosen)  # retrained: a new checkpoint
     code, text = run(capsys, 'predict', exp, video, '--runtime', 'onnx', '--out', tmp_path / 'b.csv', '--frames', '4')
     assert code == 0 and 'exporting it again' in text
     assert run(capsys, 'predict', exp, video, '--out', tmp_path / 'c.csv', '--frames', '4')[0] == 0

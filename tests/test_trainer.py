@@ -73,7 +73,8 @@ def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
     exp = tmp_path / 'full'
     assert learn.exp_dir == exp
     assert sorted(p.name for p in exp.iterdir()) == ['.deepfake-files.json', '.lock', 'args.json', 'best.pth',
-                                                     'epoch_001.pth', 'epoch_002.pth', 'last.pth', 'metrics.csv']
+                                                     'checkpoint.json', 'epoch_001.pth', 'epoch_002.pth', 'last.pth',
+                                                     'metrics.csv']
     metrics = pd.read_csv(exp / 'metrics.csv')
     assert list(metrics.columns) == METRIC_COLUMNS and metrics.epoch.tolist() == [1, 2]
     assert metrics[['train_loss', 'valid_loss', 'valid_logloss']].notna().all().all()
@@ -94,6 +95,22 @@ def test_end_to_end_checkpoints_and_resume(demo_faces, tmp_path):
     resumed = pd.read_csv(tmp_path / 'killed' / 'metrics.csv')
     cols = [c for c in METRIC_COLUMNS if c != 'seconds']
     pd.testing.assert_frame_equal(resumed[cols], metrics[cols])
+
+
+def test_a_tiny_validation_side_means_the_last_epoch(demo_faces, tmp_path, capsys):
+    "Lowest validation loss at epoch 1 of 3 on 4 validation groups: the folder still means epoch 3, and says why."
+    from deepfake.checkpoints import MIN_VALID_GROUPS, checkpoint_file, choose_epoch, describe_checkpoint
+    history = [dict(epoch=1, valid_logloss=0.2, valid_auc=0.9), dict(epoch=2, valid_logloss=0.6, valid_auc=0.6),
+               dict(epoch=3, valid_logloss=0.7, valid_auc=0.5)]
+    choice = choose_epoch(history, valid_groups=4, epochs=3)
+    assert choice['epoch'] == 3 and choice['rule'] == 'last' and '4 validation groups are too few' in choice['reason']
+    many = choose_epoch(history, valid_groups=MIN_VALID_GROUPS, epochs=3)  # enough groups: smoothed AUC chooses
+    assert many['epoch'] == 1 and many['rule'] == 'smoothed_auc'
+    train(tiny_args(demo_faces, tmp_path, 'tiny', '--epochs', '3'))
+    exp = tmp_path / 'tiny'
+    assert json.loads((exp / 'checkpoint.json').read_text())['epoch'] == 3
+    assert checkpoint_file(exp) == exp / 'epoch_003.pth' and os.path.samefile(exp / 'epoch_003.pth', exp / 'last.pth')
+    assert describe_checkpoint(exp).startswith(f'using epoch 3 of 3 of {exp}: the last epoch trained: ')
 
 
 def test_balance_loss_and_gru(demo_faces, tmp_path):
@@ -144,7 +161,7 @@ def test_mlflow_tracking(demo_faces, tmp_path, monkeypatch):
     assert not np.isnan(runs['metrics.valid_logloss'][0])
     client = mlflow.tracking.MlflowClient()
     artifacts = {a.path for a in client.list_artifacts(runs.run_id[0])}
-    assert {'best.pth', 'metrics.csv'} <= artifacts
+    assert {'epoch_001.pth', 'checkpoint.json', 'metrics.csv'} <= artifacts
 
 
 def test_torchrun_two_processes_on_cpu(demo_faces, tmp_path):
