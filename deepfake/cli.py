@@ -146,7 +146,13 @@ def run_crossval(args):
     print(f"out of fold, {s['videos']} videos in {s['folds']} folds ({s['minutes']} min): video AUC {ci(s['auc'])}, "
           f"log loss {ci(s['log_loss'])}; " + ', '.join(f"{m} {ci(v)}" for m, v in s['by_method'].items()))
     for folder, o in s['out_of_domain'].items():
-        print(f'{folder}: ' + ', '.join(f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in o.items()))
+        if o.get('trained_on'):
+            print(f'{folder}: trained on (--extra_real), not out of domain')
+            continue
+        print(f"{folder}: {o['videos']} videos ({o['reals']} real, {o['fakes']} fake): video AUC "
+              + ('–' if o['auc']['value'] != o['auc']['value'] else ci(o['auc'])) + f", log loss {ci(o['log_loss'])}, "
+              f"called FAKE: {o['real_called_fake']:.0%} of the reals, {o['fake_called_fake']:.0%} of the fakes"
+              .replace('nan%', '–'))
     return 0
 
 

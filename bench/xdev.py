@@ -1,0 +1,138 @@
+"""Cross-dataset figures, DeepfakeBench's protocol (train on FaceForensics++, score data from elsewhere), from a
+`deepfake crossval` run's out-of-domain scores (`ood.csv`: the 5 fold models' mean) on the five parts of
+../shared/data/xdev. Per part: video AUC with a 95% interval from a bootstrap over source clips (a fake together with
+the real clip it was made from, or the videos of one person, as xdev's README tells them; any other video alone), log
+loss, the shares of the reals and of the fakes called FAKE at 0.5, and AUC per file-name prefix (a generator's fakes
+against all the part's reals); then the mean AUC over the parts, DeepfakeBench's "avg" column.
+
+    python bench/xdev.py bench/out/quality/cv/ffpp_frames     # one run: bench/results/quality/ffpp_frames.xdev.json
+    python bench/xdev.py --table                              # BENCHMARKS.md's table, from bench/results/quality
+
+`dfdc` holds one real video: its AUC ranks that one real among 19 fakes, so read its fakes called FAKE instead.
+"""
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepfake.crossval import called_fake
+from deepfake.metrics import auc, bootstrap_ci, log_loss
+
+PARTS = ('celebdf', 'dfdc', 'lipsync', 'talking_heads', 'faceswap_tools')
+RESULTS = Path(__file__).resolve().parent / 'results' / 'quality'
+# (pattern at the start of a video's name, its source group), from xdev/README.md: a fake with the real clip it was
+# made from, or the clips of one person; the first pattern that matches wins, and any other video is a group alone
+SOURCE_GROUPS = [
+    (r'w2l(in)?_(akash|salwinat0r|darshitha|ysh21sa)_', 'av-shirt'),  # one person: the "AV" t-shirt studio clip
+    (r'w2l(in)?_alvate_', 'alvate'),
+    (r'nltm_dictator_', 'dictator'),
+    (r'nltm_bazigar_', 'bazigar'),
+    (r'hyperlips(in)?_(result|result_voice|M003-002)$', 'M003-002'),
+    (r'hyperlips(in)?_(result_)?(video\d+)$', r'\3'),
+    (r'lp(out|src)_(s\d+)(--|$)', r'\2'),
+    (r'ghost_', 'ghost'),
+    (r'dfdcface_(aayrffkzxn|abhggqdift)_', 'aayrffkzxn'),  # the one real and a fake of the same scene
+    (r'dfdcface_([a-z]+)_', r'\1'),  # the chunks of one DFDC video
+]
+
+
+def source_group(name):
+    "The source clip a video of xdev belongs to (see SOURCE_GROUPS)."
+    for pattern, group in SOURCE_GROUPS:
+        match = re.match(pattern, name)
+        if match:
+            return match.expand(group)
+    return name
+
+
+def part_of(folder):
+    "The xdev part a faces folder holds, by its name (`xdev_<part>`), or None."
+    name = Path(folder).name
+    return next((p for p in PARTS if name == f'xdev_{p}'), None)
+
+
+def with_ci(y, p, groups, metric):
+    low, high = bootstrap_ci(y, p, groups, metric)
+    return dict(value=metric(y, p), low=low, high=high)
+
+
+def part_summary(df):
+    "The figures of one part's scores (columns name, label, fake_probability)."
+    y, p = (df.label == 'FAKE').astype(int).to_numpy(), df.fake_probability.to_numpy()
+    groups = df.name.map(source_group).to_numpy()
+    prefixes = {}
+    for prefix, rows in df.groupby(df.name.str.split('_').str[0]):
+        kind = rows.label.iloc[0]
+        if kind == 'FAKE':  # a generator's fakes against all the part's reals
+            both = pd.concat([rows, df[df.label == 'REAL']])
+            value = auc((both.label == 'FAKE').astype(int), both.fake_probability)
+            prefixes[prefix] = dict(label=kind, videos=len(rows), auc=value, called_fake=called_fake(rows.fake_probability))
+        else:
+            prefixes[prefix] = dict(label=kind, videos=len(rows), called_fake=called_fake(rows.fake_probability))
+    return dict(videos=len(df), reals=int(len(y) - y.sum()), fakes=int(y.sum()), groups=len(set(groups)),
+                auc=with_ci(y, p, groups, auc), log_loss=with_ci(y, p, groups, log_loss),
+                real_called_fake=called_fake(p[y == 0]), fake_called_fake=called_fake(p[y == 1]), by_prefix=prefixes)
+
+
+def summarize(cv):
+    "The cross-dataset figures of the crossval folder `cv` (its crossval.json and ood.csv)."
+    cv = Path(cv)
+    run = json.loads((cv / 'crossval.json').read_text())
+    ood = pd.read_csv(cv / 'ood.csv', dtype={'name': str})
+    parts = {part_of(f): part_summary(rows) for f, rows in ood.groupby('folder') if part_of(f)}
+    parts = {p: parts[p] for p in PARTS if p in parts}
+    aucs = [s['auc']['value'] for s in parts.values() if not math.isnan(s['auc']['value'])]
+    return dict(name=cv.name, recipe=run['recipe'], minutes=run['minutes'], ffpp_auc=run['auc'], parts=parts,
+                mean_auc=float(np.mean(aucs)) if aucs else math.nan)
+
+
+def fmt(m):
+    return '–' if m['value'] != m['value'] else f"{m['value']:.3f} [{m['low']:.2f}, {m['high']:.2f}]"
+
+
+def line(s):
+    "One summary line of a run."
+    parts = ', '.join(f"{p} {fmt(v['auc'])} (reals called FAKE {v['real_called_fake']:.0%})" for p, v in s['parts'].items())
+    return (f"xdev: {s['name']}: FF++ 5-fold {fmt(s['ffpp_auc'])}; {parts}; mean AUC over parts {s['mean_auc']:.3f} "
+            '(targets: mean >= 0.75, no part of 20+ videos below 0.65, reals called FAKE <= 20% in every part)')
+
+
+def table():
+    "The markdown table of every run with cross-dataset figures in bench/results/quality."
+    rows = ['| run | FF++ 5-fold | ' + ' | '.join(PARTS) + ' | mean over parts | most reals called FAKE | wall |',
+            '|---|---|' + '---|' * len(PARTS) + '---|---|---|']
+    for path in sorted(RESULTS.glob('*.xdev.json')):
+        s = json.loads(path.read_text())
+        cells = [fmt(s['parts'][p]['auc']) if p in s['parts'] else '' for p in PARTS]
+        worst = max(s['parts'].items(), key=lambda kv: kv[1]['real_called_fake'])
+        rows.append(f"| `{s['name']}` | {fmt(s['ffpp_auc'])} | " + ' | '.join(cells) + f" | **{s['mean_auc']:.3f}** | "
+                    f"{worst[1]['real_called_fake']:.0%} ({worst[0]}) | {s['minutes']} min |")
+    return '\n'.join(rows)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('cv', nargs='?', help='a crossval folder (crossval.json, ood.csv)')
+    p.add_argument('--name', help='the run name of the results file (default: the folder name)')
+    p.add_argument('--table', action='store_true', help="print BENCHMARKS.md's table of every run")
+    args = p.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
+    if not args.cv:
+        p.error('give a crossval folder, or --table')
+    s = summarize(args.cv)
+    s['name'] = args.name or s['name']
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{s['name']}.xdev.json").write_text(json.dumps(s, indent=1))
+    print(line(s))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
