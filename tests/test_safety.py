@@ -117,20 +117,6 @@ def test_a_restart_removes_only_its_own_leftovers(clip, tmp_path):
     assert sorted(p.name for p in (out / 'crops' / 'a').iterdir())[-1] == 'mine.txt'
 
 
-def test_two_shards_at_once_give_one_complete_index(clip, tmp_path):
-    "Two processes, shards 0/2 and 1/2 into one --out: whichever finishes last writes every row."
-    src, out = tmp_path / 'src', tmp_path / 'out'
-    src.mkdir()
-    for k in range(6):
-        (src / f'v{k}.mp4').write_bytes(clip.read_bytes())
-    runs = [subprocess.Popen([*DEEPFAKE, 'preprocess', str(src), '--out', str(out), '--frames', '2', '--shard',
-                              f'{i}/2'], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            for i in range(2)]
-    assert [r.wait(timeout=300) for r in runs] == [0, 0], [r.stderr.read()[-2000:] for r in runs]
-    index = pd.read_csv(out / 'index.csv')
-    assert index.status.tolist() == ['ok'] * 6 and len(list((out / 'clips').glob('*.landmarks.npy'))) == 6
-
-
 def test_kill_9_leaves_no_orphan_workers(tmp_path):
     "Workers and their detector die with their parent: a kill -9 of `preprocess --workers 2` mid-video leaves none."
     src = tmp_path / 'src'
@@ -598,3 +584,18 @@ def test_no_file_name_reaches_outside_the_folders_given(tmp_path_factory, clip_b
 @pytest.fixture(scope='module')
 def clip_bytes(clip):
     return clip.read_bytes()
+
+
+def test_a_slurm_job_array_fills_one_faces_folder(clip, tmp_path):
+    "docs/slurm/preprocess.sbatch run as the array would run it, 2 tasks at once: one complete index."
+    src = tmp_path / 'src'
+    for k in range(6):
+        write_video(src / f'v{k}.mp4', face_frames(4))
+    env = {**os.environ, 'SRC': str(src), 'FACES': str(tmp_path / 'faces'), 'SLURM_ARRAY_TASK_COUNT': '2',
+           'DEEPFAKE': str(Path(sys.executable).parent / 'deepfake'), 'SLURM_CPUS_PER_TASK': '1'}
+    tasks = [subprocess.Popen(['bash', str(ROOT / 'docs' / 'slurm' / 'preprocess.sbatch')], cwd=ROOT,
+                              env={**env, 'SLURM_ARRAY_TASK_ID': str(i)}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    assert [t.wait(timeout=300) for t in tasks] == [0, 0], [t.stderr.read()[-2000:] for t in tasks]
+    index = pd.read_csv(tmp_path / 'faces' / 'index.csv')
+    assert sorted(index.name) == [f'v{k}' for k in range(6)] and (index.status == 'ok').all()
