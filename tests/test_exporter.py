@@ -121,7 +121,7 @@ def test_check_fails_on_large_outputs(project):
     run(project)
     path = project / 'nbs' / '00_core.ipynb'
     nb = json.loads(path.read_text())
-    nb['cells'][-1]['outputs'] = [{'output_type': 'stream', 'name': 'stdout', 'text': 'x' * 120_000}]
+    nb['cells'][-1]['outputs'] = [{'output_type': 'stream', 'name': 'stdout', 'text': 'x' * 420_000}]
     path.write_text(json.dumps(nb))
     result = run(project, '--check')
     assert result.returncode == 1 and '00_core.ipynb' in result.stdout and 'outputs' in result.stdout

@@ -1,0 +1,82 @@
+#!/usr/bin/env python
+"""Execute the notebooks in `nbs/` top to bottom in a fresh kernel and keep their outputs, for a reader on the forge:
+plots as PNG, tables, short logs. What changes from run to run without meaning is left out: execution counts, timing
+metadata, progress bars and Python's warnings on stderr. Cells marked `#| eval: false` are not run.
+
+    python nbs/run_notebooks.py                  # every notebook
+    python nbs/run_notebooks.py 05_evaluate      # the notebooks whose names start so
+
+The notebooks' temporary folders go in a fresh folder that is removed afterwards. `notebook2script.py --check` keeps
+each notebook's outputs under its limit, and all of them together under 3 MB.
+"""
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NBS = Path(__file__).resolve().parent
+NOISE = re.compile(r'\r|\d+%\|[█▏▎▍▌▋▊▉ ]*\||^\S*Warning: |warnings\.warn\(', re.M)  # progress bars, warnings
+WIDGETS = 'application/vnd.jupyter.widget-view+json'
+
+
+def skipped(cell):
+    "nbdev's `#| eval: false` marks a cell that must not run."
+    return any(line.replace(' ', '').startswith('#|eval:false') for line in cell.source.splitlines()[:5])
+
+
+def keep(output):
+    "Whether an output means something to a reader: not a progress bar, a warning or a widget."
+    if output.output_type == 'stream' and output.name == 'stderr' and NOISE.search(output.text):
+        return False
+    return not (output.output_type == 'display_data' and WIDGETS in output.get('data', {}))
+
+
+def clean(nb):
+    "The executed notebook without what changes from run to run: execution counts, timing, noise outputs."
+    for cell in nb.cells:
+        cell.metadata.pop('execution', None)
+        if cell.cell_type == 'code':
+            cell.execution_count = None
+            cell.outputs = [o for o in cell.outputs if keep(o)]
+            for o in cell.outputs:
+                if 'execution_count' in o:
+                    o.execution_count = None
+    return nb
+
+
+def run(path, tmp):
+    "Execute the notebook at `path` (the `eval: false` cells left as they are) and write it back with its outputs."
+    nb = nbformat.read(path, as_version=4)
+    runnable = [c for c in nb.cells if not (c.cell_type == 'code' and skipped(c))]
+    executed = nbformat.v4.new_notebook(cells=runnable, metadata=nb.metadata)
+    os.environ['TMPDIR'] = str(tmp)  # tempfile in the kernel (started after this) uses it
+    NotebookClient(executed, timeout=900, kernel_name='python3', record_timing=False,
+                   resources={'metadata': {'path': str(NBS)}}).execute()
+    clean(nb)
+    nbformat.write(nb, path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('names', nargs='*', help='notebook name prefixes (default: all)')
+    args = p.parse_args(argv)
+    notebooks = sorted(q for q in NBS.glob('*.ipynb') if not q.name.startswith(('.', '_'))
+                       and (not args.names or q.name.startswith(tuple(args.names))))
+    for path in notebooks:
+        tmp = Path(tempfile.mkdtemp(prefix='nbrun-'))
+        try:
+            run(path, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f'{path.name}: {sum(len(str(c.get("outputs", ""))) for c in nbformat.read(path, 4).cells):,} bytes of outputs')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
