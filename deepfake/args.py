@@ -123,6 +123,9 @@ def get_args_parser(add_help=True):
                       help="training fakes: the data's, self-blended ones made from its real videos only, or both")
     data.add_argument('--extra_real', nargs='+', default=None, metavar='FACES',
                       help='faces folders whose REAL videos join the training side (more real people; never validated)')
+    data.add_argument('--extra_data', nargs='+', default=None, metavar='FACES',
+                      help='faces folders whose REAL and FAKE videos join the training side (other sources; never '
+                      'validated; their REAL ones only under --fakes sbi)')
     data.add_argument('--pairs', action=B, default=False,
                       help='keep each fake in the batch of its original (videos of one group side by side)')
     model = p.add_argument_group('model')

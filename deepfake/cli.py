@@ -152,7 +152,7 @@ def run_crossval(args):
           f"log loss {ci(s['log_loss'])}; " + ', '.join(f"{m} {ci(v)}" for m, v in s['by_method'].items()))
     for folder, o in s['out_of_domain'].items():
         if o.get('trained_on'):
-            print(f'{folder}: trained on (--extra_real), not out of domain')
+            print(f'{folder}: trained on (--extra_real or --extra_data), not out of domain')
             continue
         print(f"{folder}: {o['videos']} videos ({o['reals']} real, {o['fakes']} fake): video AUC "
               + ('–' if o['auc']['value'] != o['auc']['value'] else ci(o['auc'])) + f", log loss {ci(o['log_loss'])}, "

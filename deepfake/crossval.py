@@ -29,8 +29,9 @@ from .video_dataset import VideoDataset
 
 # %% ../nbs/02e_crossval.ipynb 0b67a5fd
 @torch.inference_mode()
-def score_clips(checkpoint, root_dir, csv_file, split='valid', batch_size=16, device='cpu'):
-    "P(FAKE) of each video of `split` of `csv_file` under `root_dir`, from `checkpoint`: a DataFrame name, fake_probability."
+def score_clips(checkpoint, root_dir, csv_file, split='valid', batch_size=16, device='cpu', flip=False):
+    """P(FAKE) of each video of `split` of `csv_file` under `root_dir`, from `checkpoint`: a DataFrame name,
+    fake_probability. `flip`: the mean with the mirrored clips' (test-time augmentation)."""
     model, ckpt = load_model(checkpoint)
     model.to(device)
     cfg = data_config(ckpt, model)
@@ -39,7 +40,8 @@ def score_clips(checkpoint, root_dir, csv_file, split='valid', batch_size=16, de
     for start in range(0, len(ds), batch_size):
         clips = torch.stack([ds[i][0] for i in range(start, min(start + batch_size, len(ds)))]).to(device)
         x = prepare_clips(clips, cfg['input_size'], cfg['mean'], cfg['std'])
-        scores += fake_probability(model(x)).tolist()
+        p = fake_probability(model(x))
+        scores += ((p + fake_probability(model(x.flip(-1)))) / 2 if flip else p).tolist()
     return pd.DataFrame(dict(name=ds.videos.name, fake_probability=scores))
 
 # %% ../nbs/02e_crossval.ipynb ca9711e8
@@ -60,12 +62,12 @@ def _epochs_done(exp, args):
     return ckpt['epoch'] if same else None
 
 
-def score_folder(models, root_dir, device='cpu'):
+def score_folder(models, root_dir, device='cpu', flip=False):
     """The mean P(FAKE) that `models` (the fold models: an ensemble) give each labelled video of a faces folder (its
-    index.csv rows of status ok): name, label, group, fake_probability."""
+    index.csv rows of status ok): name, label, group, fake_probability (`flip`: see `score_clips`)."""
     index = pd.read_csv(Path(root_dir) / 'index.csv', dtype={'name': str, 'group': str})
     table = index[(index.status == 'ok') & index.label.isin(['REAL', 'FAKE'])].assign(is_valid=True)
-    scores = [score_clips(m, root_dir, table[['name', 'label', 'is_valid']], device=device).fake_probability
+    scores = [score_clips(m, root_dir, table[['name', 'label', 'is_valid']], device=device, flip=flip).fake_probability
               for m in models]
     return table[['name', 'label', 'group']].assign(fake_probability=np.mean(scores, axis=0)).reset_index(drop=True)
 
@@ -115,7 +117,8 @@ def cross_validate(args, out_of_domain=(), folds=None, cbs=(), resume=False):
     if not base.root_dir:
         raise ValueError('--root_dir is required: a faces folder whose split CSV has folds (deepfake split --folds 5)')
     root = Path(base.root_dir).resolve()
-    trained_on = set(absolute_paths(base).extra_real or ())  # resolved, as the stored runs have them
+    absolute_paths(base)
+    trained_on = set((base.extra_real or []) + (base.extra_data or []))  # resolved, as the stored runs have them
     split = read_split(root / base.csv_file)
     if 'fold' not in split:
         raise ValueError(f'{root / base.csv_file}: no fold column; `deepfake split {root} --folds 5` writes one')
@@ -138,7 +141,7 @@ def cross_validate(args, out_of_domain=(), folds=None, cbs=(), resume=False):
         write_csv(table, cv / 'oof.csv', 'crossval', 'oof')
         summary = dict(recipe=base.config, folds=len(folds), minutes=round(minutes, 1), **oof_summary(table))
         summary['out_of_domain'], scored = {}, []
-        for f in out_of_domain:  # a folder the models trained on (--extra_real) is not out of domain
+        for f in out_of_domain:  # a folder the models trained on (--extra_real, --extra_data) is not out of domain
             if str(Path(f).resolve()) in trained_on:
                 summary['out_of_domain'][str(f)] = dict(trained_on=True)
                 continue
@@ -208,7 +211,7 @@ def report(summary, name):
                   '|---|---|---|---|---|---|---|---|']
         for folder, s in summary['out_of_domain'].items():
             if s.get('trained_on'):
-                lines.append(f'| {folder} | trained on (--extra_real) | | | | | | |')
+                lines.append(f'| {folder} | trained on (--extra_real or --extra_data) | | | | | | |')
                 continue
             share = lambda v: '–' if v != v else f'{v:.0%}'
             lines.append(f"| {folder} | {s['videos']} | {s['reals']} | {s['fakes']} | {_fmt(s['auc'])} | "

@@ -4,8 +4,8 @@
 
 # %% auto 0
 __all__ = ['FrameOutput', 'VideoLoss', 'class_weights', 'grouped_shuffle', 'default_workers', 'preprocess_settings',
-           'extra_real_dataset', 'build_dataloaders', 'describe_epoch', 'use_amp', 'experiment_dir', 'absolute_paths',
-           'train']
+           'extra_dataset', 'extra_datasets', 'build_dataloaders', 'describe_epoch', 'use_amp', 'experiment_dir',
+           'absolute_paths', 'train']
 
 # %% ../nbs/02d_train.ipynb 8e1de28a
 import json
@@ -37,7 +37,7 @@ from .checkpoints import claim_experiment, load_checkpoint, model_kwargs
 from .faces import face_settings
 from .files import record_output, write_atomic
 from .models import create_model, pick_device
-from .video_dataset import VideoDataset, VideoDatasets, real_videos
+from .video_dataset import VideoDataset, VideoDatasets, training_videos
 
 # %% ../nbs/02d_train.ipynb 3ee6e619
 class FrameOutput(nn.Module):
@@ -105,15 +105,23 @@ def preprocess_settings(root_dir):
     return face_settings(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def extra_real_dataset(folder, args):
-    "The REAL videos of the faces folder `folder` as more training clips (`--extra_real`), cut like `--root_dir`'s."
+def extra_dataset(folder, args, labels=('REAL',), flag='--extra_real'):
+    """The videos of the faces folder `folder` with one of `labels` as more training clips (`--extra_real`,
+    `--extra_data`), cut like `--root_dir`'s."""
     ours, theirs = ({k: s[k] for k in ('face_size', 'margin') if k in s}
                     for s in (preprocess_settings(args.root_dir), preprocess_settings(folder)))
     if ours and theirs and ours != theirs:
-        raise ValueError(f'--extra_real {folder}: faces cut with {theirs}, but {args.root_dir} has {ours}; '
+        raise ValueError(f'{flag} {folder}: faces cut with {theirs}, but {args.root_dir} has {ours}; '
                          'preprocess both the same way')
-    return VideoDataset(folder, real_videos(folder), split='train', video_len=args.video_len,
+    return VideoDataset(folder, training_videos(folder, labels), split='train', video_len=args.video_len,
                         clips_per_video=args.clips_per_video)
+
+
+def extra_datasets(args):
+    "The training clips of `--extra_real` (their REAL videos) and `--extra_data` (all, but only REAL under --fakes sbi)."
+    data_labels = ('REAL',) if args.fakes == 'sbi' else ('REAL', 'FAKE')
+    return ([extra_dataset(f, args) for f in args.extra_real or ()]
+            + [extra_dataset(f, args, data_labels, '--extra_data') for f in getattr(args, 'extra_data', None) or ()])
 
 
 def build_dataloaders(args, device, create_batch=None):
@@ -124,8 +132,8 @@ def build_dataloaders(args, device, create_batch=None):
     kw = dict(root_dir=args.root_dir, csv_file=args.csv_file)
     train_ds = VideoDataset(split='train', video_len=args.video_len, clips_per_video=args.clips_per_video,
                             labels=('REAL',) if args.fakes == 'sbi' else None, **kw)
-    if args.extra_real:  # more real people on the training side only
-        train_ds = VideoDatasets([train_ds, *(extra_real_dataset(f, args) for f in args.extra_real)])
+    if extras := extra_datasets(args):  # more people, or other sources, on the training side only
+        train_ds = VideoDatasets([train_ds, *extras])
     valid_ds = VideoDataset(split='valid', video_len=args.valid_len or args.video_len, **kw)
     for side, ds, needed in (('training', train_ds, 1 if args.fakes == 'sbi' else 2), ('validation', valid_ds, 2)):
         if len(set(ds.labels)) < needed:  # AUC and the loss's meaning need both classes
@@ -146,7 +154,8 @@ def describe_epoch(dls, args):
     "One line: what an epoch holds and how many optimizer steps the run makes."
     ds, steps = dls.train.dataset, len(dls.train)
     made = ', each with its self-blended fake,' if args.fakes != 'data' else ''
-    extra = f' ({sum(len(d.videos) for d in ds.datasets[1:])} real from --extra_real)' if args.extra_real else ''
+    extra = (f' ({sum(len(d.videos) for d in ds.datasets[1:])} from --extra_real and --extra_data)'
+             if isinstance(ds, VideoDatasets) else '')
     return (f'an epoch: {len(ds)} clips of {args.video_len} frames from {len(ds.videos)} training videos{extra}{made} '
             f'in {steps} batches of {args.batch_size}; {steps * args.epochs} optimizer steps in {args.epochs} epochs')
 
@@ -194,8 +203,9 @@ def absolute_paths(args):
     for key in ('root_dir', 'save_model_path', 'weights'):
         if getattr(args, key):
             setattr(args, key, str(Path(getattr(args, key)).resolve()))
-    if args.extra_real:
-        args.extra_real = [str(Path(f).resolve()) for f in args.extra_real]
+    for key in ('extra_real', 'extra_data'):
+        if getattr(args, key, None):
+            setattr(args, key, [str(Path(f).resolve()) for f in getattr(args, key)])
     return args
 
 

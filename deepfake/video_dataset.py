@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'windows_per_video', 'frame_indices', 'load_frames', 'load_landmarks',
-           'VideoDataset', 'real_videos', 'VideoDatasets', 'show']
+           'VideoDataset', 'training_videos', 'real_videos', 'VideoDatasets', 'show']
 
 # %% ../nbs/00_video_dataset.ipynb 1d04000c
 from pathlib import Path
@@ -118,15 +118,21 @@ class VideoDataset(Dataset):
         return frames, load_landmarks(path, indices), self.labels_per_item[i]
 
 # %% ../nbs/00_video_dataset.ipynb 3f0c7d21
-def real_videos(root_dir):
-    "The REAL videos of the faces folder `root_dir` (its index.csv rows of status ok) as a split table of training rows."
+def training_videos(root_dir, labels=('REAL',)):
+    """The videos of the faces folder `root_dir` with one of `labels` (its index.csv rows of status ok) as a split table
+    of training rows: another folder's videos joined to a run's training side."""
     index = read_index(Path(root_dir) / 'index.csv')
-    real = index[(index.status == 'ok') & (index.label == 'REAL')]
-    if real.empty:
-        raise ValueError(f'{root_dir}: no REAL video with status ok in its index.csv to train on')
-    for name in real.name:
+    rows = index[(index.status == 'ok') & index.label.isin(labels)]
+    if rows.empty:
+        raise ValueError(f'{root_dir}: no {" or ".join(labels)} video with status ok in its index.csv to train on')
+    for name in rows.name:
         check_name(name, f'{root_dir}/index.csv: video name')
-    return real.assign(is_valid=False).reset_index(drop=True)
+    return rows.assign(is_valid=False).reset_index(drop=True)
+
+
+def real_videos(root_dir):
+    "The REAL videos of the faces folder `root_dir` as a split table of training rows (`training_videos`)."
+    return training_videos(root_dir, ('REAL',))
 
 
 class VideoDatasets(ConcatDataset):

@@ -241,7 +241,7 @@ def test_self_blended_training_and_its_resume(demo_faces, tmp_path, capsys):
 
 
 def test_extra_real_people_join_the_training_side_only(demo_faces, tmp_path, capsys):
-    "--extra_real: another faces folder's REAL videos train beside the split's (with sbi), never validate."
+    "--extra_real (another faces folder's REAL videos) and --extra_data (all of them) train beside the split's, never validate."
     extra = tmp_path / 'other_faces'
     (extra / 'clips').mkdir(parents=True)
     index = pd.read_csv(demo_faces / 'index.csv', dtype={'name': str})
@@ -249,15 +249,21 @@ def test_extra_real_people_join_the_training_side_only(demo_faces, tmp_path, cap
     for name in reals.name:
         for suffix in ('.npy', '.landmarks.npy'):
             shutil.copy(demo_faces / 'clips' / f'{name}{suffix}', extra / 'clips' / f'other_{name}{suffix}')
-    fake = index[index.label == 'FAKE'].head(1)  # a FAKE row there is not used
+    fake = index[index.label == 'FAKE'].head(1)  # a FAKE row there: not used by --extra_real
+    for suffix in ('.npy', '.landmarks.npy'):
+        shutil.copy(demo_faces / 'clips' / f'{fake.name.iloc[0]}{suffix}', extra / 'clips')
     pd.concat([reals.assign(name='other_' + reals.name), fake]).to_csv(extra / 'index.csv', index=False)
     shutil.copy(demo_faces / 'preprocess.json', extra / 'preprocess.json')
     learn = train(tiny_args(demo_faces, tmp_path, 'extra', '--epochs', '1', '--fakes', 'sbi', '--extra_real', str(extra)))
     train_videos, valid_videos = learn.dls.train.dataset.videos, learn.dls.valid.dataset.videos
     assert set(train_videos.name) >= {'other_' + n for n in reals.name} and set(train_videos.label) == {'REAL'}
     assert not valid_videos.name.str.startswith('other_').any() and fake.name.iloc[0] not in set(train_videos.name)
-    assert '(2 real from --extra_real)' in capsys.readouterr().out
+    assert '(2 from --extra_real and --extra_data)' in capsys.readouterr().out
     assert json.loads((tmp_path / 'extra' / 'args.json').read_text())['extra_real'] == [str(extra.resolve())]
+    learn = train(tiny_args(demo_faces, tmp_path, 'data', '--epochs', '1', '--extra_data', str(extra)))
+    other = learn.dls.train.dataset.videos  # --extra_data: its FAKE videos too, still never validated
+    assert set(other.name) >= {'other_' + n for n in reals.name} | set(fake.name) and set(other.label) == {'REAL', 'FAKE'}
+    assert not learn.dls.valid.dataset.videos.name.str.startswith('other_').any()
 
     settings = json.loads((extra / 'preprocess.json').read_text())
     (extra / 'preprocess.json').write_text(json.dumps({**settings, 'face_size': 2 * settings['face_size']}))
