@@ -170,7 +170,7 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None, t
     row = {k: record.get(k) for k in INDEX_COLUMNS}
     try:
         _check_targets(out, name)
-    except UnsafeName as e:  # recorded in the index only: its row file is the link
+    except UnsafeName as e:  # recorded in the index, not in rows/ (the row file may be the link)
         return {**row, 'status': 'error', 'error': str(e), 'seconds': 0.0}
     tmp = Path(tempfile.mkdtemp(dir=work))
     try:
@@ -327,7 +327,7 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
     check_settings(out, {**FaceExtractor(**settings).settings(), 'frames': frames, 'interval': interval})
     _record_sources(out, sources)
     shard = parse_shard(shard) if isinstance(shard, str) else shard
-    todo, skipped = _todo(table, out, shard, retry_errors), len(_todo(table, out, shard, True, every=True))
+    todo, eligible = _todo(table, out, shard, retry_errors), len(_todo(table, out, shard, True, every=True))
     if workers is None:
         workers = 'auto' if spawn_safe() else 1
     workers, start = auto_workers(len(todo)) if workers == 'auto' else workers, time.perf_counter()
@@ -343,7 +343,7 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
         index = write_index(table, out, work, fresh)
     with contextlib.suppress(OSError):  # still in use by another shard when not empty
         (out / '.tmp').rmdir()
-    index.attrs.update(done=len(todo), skipped=skipped - len(todo))  # for the command's message
+    index.attrs.update(done=len(todo), skipped=eligible - len(todo))  # for the command's message
     return index
 
 
