@@ -98,7 +98,7 @@ class Renamed(argparse.Action):
 def get_args_parser(add_help=True):
     "The parser of `train.py`."
     p = Parser(description='Train a deepfake video detector.', add_help=add_help)
-    B, count, size = argparse.BooleanOptionalAction, at_least(1, at_most=100_000), at_least(16, at_most=2048)
+    B, size = argparse.BooleanOptionalAction, at_least(16, at_most=2048)
     p.add_argument('-c', '--config', metavar='RECIPE', help='a recipe file (YAML) of option defaults; flags still win')
     data = p.add_argument_group('data')
     data.add_argument('--dataset', default='video', choices=['video'], help='clips of face crops (T frames)')

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .args import SEED, Parser, Renamed, at_least, fraction, name
+from .args import SEED, Parser, Renamed, at_least, fraction
 from .files import printable
 
 # %% ../nbs/90_cli.ipynb 6e4a80ce

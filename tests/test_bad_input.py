@@ -1,6 +1,5 @@
 """Bad input, as a user or a hostile file gives it: every case is one line and an exit code, never a traceback, and a
 failure is never reported as an answer."""
-import json
 import shutil
 
 import numpy as np

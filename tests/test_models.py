@@ -1,5 +1,4 @@
 "Tests of deepfake.models: every registered model on tiny random clips, the registry, freezing, weight files, offline errors."
-import pickle
 import socket
 
 import huggingface_hub
