@@ -65,15 +65,13 @@ def part_summary(df):
     "The figures of one part's scores (columns name, label, fake_probability)."
     y, p = (df.label == 'FAKE').astype(int).to_numpy(), df.fake_probability.to_numpy()
     groups = df.name.map(source_group).to_numpy()
-    prefixes = {}
-    for prefix, rows in df.groupby(df.name.str.split('_').str[0]):
-        kind = rows.label.iloc[0]
-        if kind == 'FAKE':  # a generator's fakes against all the part's reals
-            both = pd.concat([rows, df[df.label == 'REAL']])
-            value = auc((both.label == 'FAKE').astype(int), both.fake_probability)
-            prefixes[prefix] = dict(label=kind, videos=len(rows), auc=value, called_fake=called_fake(rows.fake_probability))
-        else:
-            prefixes[prefix] = dict(label=kind, videos=len(rows), called_fake=called_fake(rows.fake_probability))
+    prefixes, reals = {}, df[df.label == 'REAL']
+    for (prefix, label), rows in df.groupby([df.name.str.split('_').str[0], df.label]):
+        entry = dict(videos=len(rows), called_fake=called_fake(rows.fake_probability))
+        if label == 'FAKE':  # a generator's fakes against all the part's reals
+            both = pd.concat([rows, reals])
+            entry['auc'] = auc((both.label == 'FAKE').astype(int), both.fake_probability)
+        prefixes[f'{prefix} {label.lower()}'] = entry
     return dict(videos=len(df), reals=int(len(y) - y.sum()), fakes=int(y.sum()), groups=len(set(groups)),
                 auc=with_ci(y, p, groups, auc), log_loss=with_ci(y, p, groups, log_loss),
                 real_called_fake=called_fake(p[y == 0]), fake_called_fake=called_fake(p[y == 1]), by_prefix=prefixes)
