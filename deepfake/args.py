@@ -121,6 +121,9 @@ def get_args_parser(add_help=True):
                       help='JPEG re-compression quality range of --augment full, LOW ≤ HIGH')
     data.add_argument('--fakes', default='data', choices=['data', 'sbi', 'both'],
                       help="training fakes: the data's, self-blended ones made from its real videos only, or both")
+    data.add_argument('--blend', default='outline', choices=['outline', 'paper'],
+                      help="self-blended fakes' mask: the landmarks' outline, or also the SBI paper's elastic "
+                      'deformation and changes to the target half the time')
     data.add_argument('--extra_real', nargs='+', default=None, metavar='FACES',
                       help='faces folders whose REAL videos join the training side (more real people; never validated)')
     data.add_argument('--extra_data', nargs='+', default=None, metavar='FACES',

@@ -44,11 +44,11 @@ class SeedEachEpoch(Callback):
         self.dls.train.rng = random.Random(self.seed + self.epoch)
 
 # %% ../nbs/02c_callbacks.ipynb 94a8282d
-def augment_batch(clips, points, y, augment, fakes='data', margin=0.3):
+def augment_batch(clips, points, y, augment, fakes='data', margin=0.3, blend='outline'):
     "A uint8 training batch with the self-blended partners of its real clips (`fakes` 'sbi' or 'both'), augmented."
     if fakes != 'data':
         reals = y == 0
-        clips = torch.cat([clips, self_blend(clips[reals], points[reals], margin)])
+        clips = torch.cat([clips, self_blend(clips[reals], points[reals], margin, blend)])
         points = torch.cat([points, points[reals]])
         y = torch.cat([y, torch.ones(int(reals.sum()), dtype=y.dtype, device=y.device)])
     return augment(clips), points, y
@@ -56,11 +56,11 @@ def augment_batch(clips, points, y, augment, fakes='data', margin=0.3):
 
 class WorkerBatch:
     "A DataLoader `create_batch`: collates the training items and runs `augment_batch` on them, in the loader's workers."
-    def __init__(self, augment, fakes='data', margin=0.3):
-        self.augment, self.fakes, self.margin = augment, fakes, margin
+    def __init__(self, augment, fakes='data', margin=0.3, blend='outline'):
+        self.augment, self.fakes, self.margin, self.blend = augment, fakes, margin, blend
 
     def __call__(self, items):
-        return augment_batch(*fa_collate(items), self.augment, self.fakes, self.margin)
+        return augment_batch(*fa_collate(items), self.augment, self.fakes, self.margin, self.blend)
 
 
 class BatchTransform(Callback):
@@ -69,19 +69,19 @@ class BatchTransform(Callback):
     order = 1
 
     def __init__(self, input_size, mean, std, augment='full', jpeg_quality=(60, 100), fakes='data', margin=0.3,
-                 in_workers=False):
+                 in_workers=False, blend='outline'):
         self.input_size, self.mean, self.std, self.fakes, self.margin = input_size, mean, std, fakes, margin
-        self.augment, self.in_workers = ClipAugment(input_size, augment, jpeg_quality), in_workers
+        self.augment, self.in_workers, self.blend = ClipAugment(input_size, augment, jpeg_quality), in_workers, blend
 
     def worker_batch(self):
         "The `create_batch` that does this callback's training work in the loader's workers."
-        return WorkerBatch(self.augment, self.fakes, self.margin)
+        return WorkerBatch(self.augment, self.fakes, self.margin, self.blend)
 
     def before_batch(self):
         clips, points = self.xb
         y = self.yb[0]
         if self.training and not self.in_workers:
-            clips, points, y = augment_batch(clips, points, y, self.augment, self.fakes, self.margin)
+            clips, points, y = augment_batch(clips, points, y, self.augment, self.fakes, self.margin, self.blend)
         self.learn.xb = (prepare_clips(clips, self.input_size, self.mean, self.std),)
         self.learn.yb = (y,)
 

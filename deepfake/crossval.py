@@ -57,7 +57,8 @@ def _epochs_done(exp, args):
         ckpt = load_checkpoint(exp, 'resume')
     except (FileNotFoundError, ValueError):
         return 0
-    stored, how = ckpt['args'], {*RUN_OPTIONS, 'root_dir', 'csv_file'}
+    stored = {**vars(parse_args([])), **ckpt['args']}  # options added since the fold was trained take their defaults
+    how = {*RUN_OPTIONS, 'root_dir', 'csv_file'}
     same = all(stored.get(k) == v for k, v in vars(args).items() if k not in how)
     return ckpt['epoch'] if same else None
 

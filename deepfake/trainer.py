@@ -238,7 +238,8 @@ def _fit(args, ckpt, exp_dir, cbs):
         extra['preprocess'] = settings
     # on a CPU the blending and augmentation run in the loader's workers, beside the step (see deepfake.callbacks)
     batches = BatchTransform(args.input_size, model.mean, model.std, args.augment, args.jpeg_quality, args.fakes,
-                             extra.get('preprocess', {}).get('margin', 0.3), in_workers=device.type == 'cpu')
+                             extra.get('preprocess', {}).get('margin', 0.3), in_workers=device.type == 'cpu',
+                             blend=args.blend)
     dls = build_dataloaders(args, device, batches.worker_batch() if batches.in_workers else None)
     if rank_distrib() == 0:
         print(describe_epoch(dls, args), flush=True)

@@ -129,6 +129,12 @@ def test_self_blend_shapes_ranges_and_one_draw_per_clip(faces):
     assert torch.equal(fakes[:, :, :, :2, :2], torch.stack([clip, clip])[:, :, :, :2, :2])  # a corner is background
     ellipse = self_blend(clip[None], torch.full((1, 8, 5, 2), float('nan')))  # no landmarks: the margin's ellipse
     assert ellipse.shape == (1, 8, 3, SIZE, SIZE)
+    torch.manual_seed(3)
+    paper = self_blend(torch.stack([clip, clip]), torch.stack([points, points]), blend='paper')  # the SBI paper's way
+    assert paper.dtype == torch.uint8 and paper.shape == fakes.shape and (paper == paper[:, :1]).all()
+    assert not torch.equal(paper, fakes)
+    with pytest.raises(ValueError, match='blend'):
+        self_blend(clip[None], points[None], blend='other')
 
 
 def test_missing_clip_names_the_file(faces):
