@@ -182,3 +182,16 @@ def test_modules_are_the_ones_nbdev_writes(tmp_path):
         written = tmp_path / 'mylib' / expected.relative_to(FIXTURE / 'expected')
         assert marker(written.read_text()) == marker(expected.read_text()), written
     assert run(tmp_path, '--check').returncode == 0
+
+
+def test_an_edit_of_a_module_goes_back_into_its_notebook(project):
+    "nbs/update_notebooks.py (nbdev_update's job): a changed line of a generated module lands in its cell."
+    shutil.copy(ROOT / 'nbs' / 'update_notebooks.py', project / 'nbs')
+    assert run(project).returncode == 0
+    core = project / 'mylib' / 'core.py'
+    core.write_text(core.read_text().replace('return f"hi {name}"', 'return f"hello {name}"'))
+    result = subprocess.run([sys.executable, str(project / 'nbs' / 'update_notebooks.py'), str(core)],
+                            capture_output=True, text=True, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert 'hello {name}' in (project / 'nbs' / '00_core.ipynb').read_text()
+    assert run(project, '--check').returncode == 0  # notebook and module agree again
