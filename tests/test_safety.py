@@ -380,6 +380,24 @@ def test_a_second_crossval_of_one_name_needs_resume_or_overwrite(demo_faces, tmp
     assert code == 0 and 'fold 0' in text and 'fold 1' in text
 
 
+def test_crossval_never_takes_over_a_training_run_of_its_name(demo_faces, tmp_path, capsys):
+    "crossval's default name is the recipe's, often a train run's too: that folder is refused even with --overwrite."
+    faces = tmp_path / 'faces'
+    shutil.copytree(demo_faces, faces)
+    from deepfake.split import write_split
+    write_split(faces / 'index.csv', faces / 'videos_df.csv', folds=2, force=True)
+    capsys.readouterr()  # the split's table
+    run_dir = tmp_path / 'ck' / 'same'
+    run_dir.mkdir(parents=True)
+    (run_dir / 'args.json').write_text('{}')
+    (run_dir / 'epoch_001.pth').write_bytes(b'mine')
+    before = snapshot(run_dir)
+    cv = ['crossval', '--root_dir', faces, '--save_model_path', tmp_path / 'ck', '--exp_name', 'same', *TINY]
+    for flag in ([], ['--resume'], ['--overwrite']):
+        refused(*run(capsys, *cv, *flag), 'no cross-validation writes', 'args.json', '--exp_name')
+        assert snapshot(run_dir) == before
+
+
 def test_another_source_in_one_faces_folder(clip, tmp_path, capsys):
     "Source B into A's faces folder: refused unless --add; a name of B that A holds from another file is refused."
     a, b, faces = tmp_path / 'a', tmp_path / 'b', tmp_path / 'faces'
