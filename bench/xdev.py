@@ -6,7 +6,7 @@ loss, the shares of the reals and of the fakes called FAKE at 0.5, and AUC per f
 against all the part's reals); then the mean AUC over the parts, DeepfakeBench's "avg" column.
 
     python bench/xdev.py bench/out/quality/cv/ffpp_frames     # one run: bench/results/quality/ffpp_frames.xdev.json
-    python bench/xdev.py --table                              # BENCHMARKS.md's table, from bench/results/quality
+    python bench/xdev.py --table                              # BENCHMARKS.md's tables, from bench/results/quality
 
 `dfdc` holds one real video: its AUC ranks that one real among 19 fakes, so read its fakes called FAKE instead.
 """
@@ -123,14 +123,29 @@ def table():
     return '\n'.join(rows)
 
 
+def ffpp_table():
+    "The markdown table of the same runs' FF++ 5-fold figures (their crossval.json copies), per method, and real_extra."
+    rows = ['| run | recipe | FF++ video AUC [95%] | log loss [95%] | Deepfakes | Face2Face | FaceSwap | '
+            'real_extra called FAKE | wall |', '|---|---|---|---|---|---|---|---|---|']
+    for path in sorted(RESULTS.glob('*.xdev.json')):
+        name = json.loads(path.read_text())['name']
+        s = json.loads((RESULTS / f'{name}.json').read_text())
+        extra = next(v for k, v in s['out_of_domain'].items() if k.endswith('faces_real_extra'))
+        extra = 'trained on' if extra.get('trained_on') else f"{extra['real_called_fake']:.0%} of {extra['videos']}"
+        methods = ' | '.join(fmt(s['by_method'][m]) for m in ('Deepfakes', 'Face2Face', 'FaceSwap'))
+        rows.append(f"| `{name}` | `{s['recipe']}` | **{fmt(s['auc'])}** | {fmt(s['log_loss'])} | {methods} | {extra} | "
+                    f"{s['minutes']} min |")
+    return '\n'.join(rows)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('cv', nargs='?', help='a crossval folder (crossval.json, ood.csv)')
     p.add_argument('--name', help='the run name of the results file (default: the folder name)')
-    p.add_argument('--table', action='store_true', help="print BENCHMARKS.md's table of every run")
+    p.add_argument('--table', action='store_true', help="print BENCHMARKS.md's tables of every run")
     args = p.parse_args(argv)
     if args.table:
-        print(table())
+        print(table(), ffpp_table(), sep='\n\n')
         return 0
     if not args.cv:
         p.error('give a crossval folder, or --table')
