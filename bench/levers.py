@@ -3,11 +3,14 @@
 
     python bench/levers.py flips ffpp_frames        # e: test-time flips, and one fold model against the 5 together
     python bench/levers.py lopo recipes/ffpp_frames.yaml   # c: FF++ plus every xdev part but the one scored
+    python bench/levers.py partial ffpp_sbi_paper   # a cross-validation stopped part-way: its finished folds
 
 `flips` rescores a finished cross-validation: the FF++ out-of-fold videos with each fold's model on the clips and
 their mirror images, and every xdev part with the 5 fold models' mean on both; it also reports each fold model alone.
 `lopo` trains one model a part, with the recipe on FF++'s training folds plus the four other xdev parts
 (`--extra_data`), and scores the part it left out; FF++'s column is fold 0 only (20 videos, no interval).
+`partial` reads a cross-validation that was stopped before its last fold: the out-of-fold FF++ figure over the
+finished folds' videos, every xdev part with those fold models' mean; a figure of fewer models and videos than a row.
 Each writes bench/results/quality/<arm>.xdev.json and prints its line; wall times are in the JSON.
 """
 import argparse
@@ -87,12 +90,28 @@ def lopo(recipe):
                      '(20 videos), the mean of the 5 models, no interval')
 
 
+def partial(run):
+    "The finished folds of the stopped cross-validation `run`: their out-of-fold FF++ videos, their mean on xdev."
+    cv = OUT / 'cv' / run
+    split = read_split(OUT / 'faces' / 'videos_df.csv')
+    args = json.loads((cv / 'fold0' / 'args.json').read_text())
+    folds = [k for k in sorted(split.fold.unique()) if finished(cv / f'fold{k}')]
+    models = [checkpoint_file(cv / f'fold{k}') for k in folds]
+    oof = pd.concat([score_clips(m, OUT / 'faces', cv / f'fold{k}.csv') for k, m in zip(folds, models)])
+    ffpp = oof_summary(split.merge(oof, on='name'))
+    minutes = sum(pd.read_csv(cv / f'fold{k}' / 'metrics.csv').seconds.sum() for k in folds) / 60
+    s = xdev_figures(f'{run}_partial', models, False, ffpp['auc'], minutes, args.get('config') or run)
+    s['note'] = (f'{len(folds)} of {split.fold.nunique()} folds finished (folds {folds}): FF++ over their {len(oof)} '
+                 f'out-of-fold videos, xdev with the mean of {len(folds)} fold models; minutes: their training only')
+    return s
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('arm', choices=['flips', 'lopo'])
-    p.add_argument('what', help='flips: a crossval run name; lopo: a recipe file')
+    p.add_argument('arm', choices=['flips', 'lopo', 'partial'])
+    p.add_argument('what', help='flips, partial: a crossval run name; lopo: a recipe file')
     args = p.parse_args(argv)
-    s = flips(args.what) if args.arm == 'flips' else lopo(args.what)
+    s = dict(flips=flips, lopo=lopo, partial=partial)[args.arm](args.what)
     (RESULTS / f"{s['name']}.xdev.json").write_text(json.dumps(s, indent=1))
     print(line(s) + (f"; {s['note']}" if s.get('note') else ''))
     return 0
