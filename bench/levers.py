@@ -42,15 +42,20 @@ def xdev_figures(name, models, flip, ffpp_auc, minutes, recipe):
                 mean_auc=float(np.mean(aucs)))
 
 
+def fold_models(cv, split, folds, flip=False):
+    "The chosen checkpoints of `folds` of the cross-validation `cv`, and the FF++ summary and scores of their videos."
+    models = [checkpoint_file(cv / f'fold{k}') for k in folds]
+    oof = pd.concat([score_clips(m, OUT / 'faces', cv / f'fold{k}.csv', flip=flip) for k, m in zip(folds, models)])
+    return models, oof_summary(split.merge(oof, on='name')), oof
+
+
 def flips(run):
     "Arm e on the cross-validation `run` (a folder name under bench/out/quality/cv)."
     cv, start = OUT / 'cv' / run, time.perf_counter()
     crossval = json.loads((cv / 'crossval.json').read_text())
     split = read_split(OUT / 'faces' / 'videos_df.csv')
     folds = sorted(split.fold.unique())
-    models = [checkpoint_file(cv / f'fold{k}') for k in folds]
-    oof = pd.concat([score_clips(m, OUT / 'faces', cv / f'fold{k}.csv', flip=True) for k, m in zip(folds, models)])
-    ffpp = oof_summary(split.merge(oof, on='name'))
+    models, ffpp, _ = fold_models(cv, split, folds, flip=True)
     rescored = xdev_figures(f'{run}_flips', models, True, ffpp['auc'], 0, crossval['recipe'])
     alone = [xdev_figures(f'{run}_fold{k}', [m], False, crossval['auc'], 0, crossval['recipe'])['mean_auc']
              for k, m in zip(folds, models)]
@@ -96,12 +101,11 @@ def partial(run):
     split = read_split(OUT / 'faces' / 'videos_df.csv')
     args = json.loads((cv / 'fold0' / 'args.json').read_text())
     folds = [k for k in sorted(split.fold.unique()) if finished(cv / f'fold{k}')]
-    models = [checkpoint_file(cv / f'fold{k}') for k in folds]
-    oof = pd.concat([score_clips(m, OUT / 'faces', cv / f'fold{k}.csv') for k, m in zip(folds, models)])
-    ffpp = oof_summary(split.merge(oof, on='name'))
+    models, ffpp, oof = fold_models(cv, split, folds)
     minutes = sum(pd.read_csv(cv / f'fold{k}' / 'metrics.csv').seconds.sum() for k in folds) / 60
     s = xdev_figures(f'{run}_partial', models, False, ffpp['auc'], minutes, args.get('config') or run)
-    s['note'] = (f'{len(folds)} of {split.fold.nunique()} folds finished (folds {folds}): FF++ over their {len(oof)} '
+    done = ', '.join(map(str, folds))
+    s['note'] = (f'{len(folds)} of {split.fold.nunique()} folds finished (folds {done}): FF++ over their {len(oof)} '
                  f'out-of-fold videos, xdev with the mean of {len(folds)} fold models; minutes: their training only')
     return s
 
