@@ -37,6 +37,7 @@ from deepfake.args import parse_args
 from deepfake.augment import ClipAugment, prepare_clips
 from deepfake.callbacks import WorkerBatch
 from deepfake.demo_data import make_demo_data
+from deepfake.files import write_atomic
 from deepfake.models import create_model, pick_device
 from deepfake.preprocess import preprocess
 from deepfake.sources import read_source
@@ -233,8 +234,9 @@ def main():
         faces = Path(tmp)
         ok = real_faces(faces, args.videos)
         table = training_table(ok, n * args.batch_size)
-        table.to_csv(faces / 'bench.csv', index=False)
-        training_table(ok, max(n, 30) * args.batch_size).to_csv(faces / 'loader.csv', index=False)  # a loader is fast
+        write_atomic(faces / 'bench.csv', table.to_csv(index=False))
+        loader_table = training_table(ok, max(n, 30) * args.batch_size)  # a loader is fast
+        write_atomic(faces / 'loader.csv', loader_table.to_csv(index=False))
         for size in args.sizes:
             for freeze in (True, False):
                 row = dict(size=size, backbone='frozen' if freeze else 'fine-tuned')

@@ -28,7 +28,7 @@ from fastcore.foundation import L
 
 from .augment import ClipAugment, prepare_clips, self_blend
 from .checkpoints import CHOICE, checkpoint_file, choose_epoch, save_checkpoint
-from .files import link_atomic, record_output, write_atomic, write_csv
+from .files import link_atomic, record_output, write_csv, write_output
 from .metrics import video_metrics
 
 # %% ../nbs/02c_callbacks.ipynb 4290344c
@@ -179,10 +179,9 @@ class Checkpoints(Callback):
         best = min(self.history, key=lambda r: (math.isnan(r['valid_logloss']), r['valid_logloss']))
         if best is row:
             record_output(link_atomic(epoch_file, self.exp_dir / 'best.pth'), 'train')
-        write_csv(pd.DataFrame(self.history, columns=METRIC_COLUMNS), self.exp_dir / 'metrics.csv')
-        record_output(self.exp_dir / 'metrics.csv', 'train')
+        write_csv(pd.DataFrame(self.history, columns=METRIC_COLUMNS), self.exp_dir / 'metrics.csv', 'train', 'metrics')
         choice = choose_epoch(self.history, self.valid_groups, self.n_epoch)
-        record_output(write_atomic(self.exp_dir / CHOICE, json.dumps(choice, indent=1)), 'train')
+        write_output(self.exp_dir / CHOICE, json.dumps(choice, indent=1), 'train', 'checkpoint choice')
 
 # %% ../nbs/02c_callbacks.ipynb 2f825717
 def mlflow_uri(folder='./mlruns'):

@@ -4,8 +4,8 @@
 
 # %% auto 0
 __all__ = ['CHOICE', 'MIN_VALID_GROUPS', 'SMOOTHING', 'RUN_FILES', 'RUN_COMMANDS', 'choose_epoch', 'read_choice',
-           'checkpoint_file', 'describe_checkpoint', 'save_checkpoint', 'load_checkpoint', 'data_config',
-           'model_kwargs', 'load_model', 'claim_experiment']
+           'checkpoint_file', 'describe_checkpoint', 'save_checkpoint', 'load_checkpoint', 'check_args_read_back',
+           'check_norm', 'check_data_config', 'data_config', 'model_kwargs', 'load_model', 'claim_experiment']
 
 # %% ../nbs/02b_checkpoints.ipynb ad10c16d
 import io
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import (LOCK_NAME, MANIFEST, check_not_link, claim_folder, made_by, reason, record_output,
-                    remove_outputs, remove_stale_tmp, write_atomic)
+from .files import (LOCK_NAME, MANIFEST, check_not_link, claim_folder, made_by, read_text, reason, remove_outputs,
+                    remove_stale_tmp, write_atomic, write_output)
+from .args import check_stored
 from .models import create_model
 
 # %% ../nbs/02b_checkpoints.ipynb 7c14b144
@@ -49,12 +50,14 @@ def choose_epoch(history, valid_groups, epochs):
 def read_choice(folder):
     "The choice `choose_epoch` wrote into a run folder, or None for a folder without one (a run of an older version)."
     path = Path(folder) / CHOICE
+    text = read_text(path, what='checkpoint choice') if path.exists() else None
     try:
-        choice = json.loads(path.read_text()) if path.is_file() else None
+        choice = json.loads(text) if text is not None else None
     except ValueError:
         raise ValueError(f'{path}: not valid JSON; delete it and the folder means its last epoch') from None
-    if choice is not None and not (isinstance(choice, dict) and isinstance(choice.get('epoch'), int)):
-        raise ValueError(f'{path}: not a checkpoint choice (it has no epoch)')
+    epoch = choice.get('epoch') if isinstance(choice, dict) else None
+    if choice is not None and not (type(epoch) is int and 1 <= epoch <= 100_000):  # --epochs' range
+        raise ValueError(f'{path}: not a checkpoint choice (it has no epoch from 1 to 100000)')
     return choice
 
 
@@ -87,8 +90,7 @@ def save_checkpoint(ckpt, path, command=None):
     aborts the process, where Python's file write raises an `OSError` that names the file."""
     buffer = io.BytesIO()
     torch.save(ckpt, buffer)
-    write_atomic(path, buffer.getvalue())
-    return record_output(path, command) if command else Path(path)
+    return write_output(path, buffer.getvalue(), command, 'checkpoint') if command else write_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path, purpose='inference'):
@@ -98,11 +100,41 @@ def load_checkpoint(path, purpose='inference'):
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise ValueError(f'{path}: not a readable checkpoint ({reason(e)})') from None
-    if not isinstance(ckpt, dict) or not {'model', 'args'} <= set(ckpt):
-        raise ValueError(f'{path}: not a deepfake checkpoint (it has no model and args)')
-    if 'crop_size' in ckpt['args']:  # the model input's name until 0.2
-        ckpt['args'].setdefault('input_size', ckpt['args'].pop('crop_size'))
+    if not isinstance(ckpt, dict) or not {'model', 'args'} <= set(ckpt) or not isinstance(ckpt['model'], dict):
+        raise ValueError(f'{path}: not a deepfake checkpoint (it has no model state and args)')
+    ckpt['args'] = check_args_read_back(ckpt['args'], path)
+    if ckpt.get('data_cfg') is not None:
+        ckpt['data_cfg'] = check_data_config(ckpt['data_cfg'], f'{path}: data_cfg')
     return ckpt
+
+
+def check_args_read_back(args, source):
+    "A stored run's `args` with the model's options checked as flags are (`check_stored`); `crop_size` read as `input_size`."
+    if isinstance(args, dict) and 'crop_size' in args:  # the model input's name until 0.2
+        args = {**{k: v for k, v in args.items() if k != 'crop_size'}, 'input_size': args.get('input_size', args['crop_size'])}
+    checked = check_stored(args, source)
+    if 'model_name' not in checked:
+        raise ValueError(f'{source}: its args name no model_name')
+    return {**args, **checked}
+
+
+def check_norm(values, source, what):
+    "A stored mean or std: three finite numbers (a std above 0)."
+    ok = (isinstance(values, (list, tuple)) and len(values) == 3
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
+          and (what != 'std' or min(values) > 0))
+    if not ok:
+        raise ValueError(f'{source}: {what} must be three finite numbers{" above 0" if what == "std" else ""}, got '
+                         f'{str(values)[:60]}')
+    return [float(v) for v in values]
+
+
+def check_data_config(cfg, source):
+    "A stored data config (`input_size`, `video_len`, `mean`, `std`) checked as flags are; a one-line `ValueError`."
+    if not isinstance(cfg, dict) or not {'input_size', 'video_len', 'mean', 'std'} <= set(cfg):
+        raise ValueError(f'{source}: not a data config (input_size, video_len, mean, std)')
+    sizes = check_stored(dict(input_size=cfg['input_size'], video_len=cfg['video_len']), source)
+    return {**cfg, **sizes, 'mean': check_norm(cfg['mean'], source, 'mean'), 'std': check_norm(cfg['std'], source, 'std')}
 
 
 def data_config(ckpt, model=None):
@@ -121,10 +153,18 @@ def model_kwargs(args):
 
 
 def load_model(path):
-    "(model in eval mode, checkpoint) from a checkpoint file or experiment folder (the epoch it means)."
+    """(model in eval mode, checkpoint) from a checkpoint file or experiment folder (the epoch it means); a state that
+    does not fit the model its args describe is a one-line `ValueError` naming the file."""
     ckpt = load_checkpoint(path)
-    model = create_model(ckpt['args']['model_name'], **model_kwargs(ckpt['args']))
-    model.load_state_dict(ckpt['model'])
+    try:
+        model = create_model(ckpt['args']['model_name'], **model_kwargs(ckpt['args']))
+    except ValueError as e:
+        raise ValueError(f'{checkpoint_file(path)}: {e}') from None
+    try:
+        model.load_state_dict(ckpt['model'])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise ValueError(f"{checkpoint_file(path)}: its weights do not fit a {ckpt['args']['model_name']} "
+                         f"with its args ({reason(e).rstrip(':. ')})") from None
     return model.eval(), ckpt
 
 # %% ../nbs/02b_checkpoints.ipynb 4c5f1062
@@ -140,6 +180,11 @@ def claim_experiment(exp_dir, resume=False, overwrite=False):
     try:
         remove_stale_tmp(exp_dir, RUN_FILES)
         earlier = sorted(p.name for p in exp_dir.iterdir() if p.name not in (LOCK_NAME, MANIFEST))
+        if resume:  # it replaces last.pth, metrics.csv...: each must be the run's own, said now and not after an epoch
+            foreign = sorted(p.name for p in exp_dir.iterdir() if RUN_FILES.fullmatch(p.name) and not made_by(p, 'train'))
+            if foreign:
+                raise ValueError(f'{exp_dir}: --resume replaces the files of the run, and {", ".join(foreign[:3])} '
+                                 'were not written by it (or were changed since): they are kept; move them away')
         if earlier and not resume:
             if not overwrite:
                 shown = ', '.join(earlier[:3]) + (', …' if len(earlier) > 3 else '')

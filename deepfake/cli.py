@@ -334,13 +334,14 @@ def serve_parser(parser):
 
 def run_serve(args):
     from deepfake.predict import Detector
-    from deepfake.serve import QuietServerHeader, check_tmp_dir, create_app, new_token
+    from deepfake.serve import QuietServerHeader, check_tmp_dir, check_token, create_app, new_token
     check_tmp_dir(args.tmp_dir)
-    token = None if args.no_token else (args.token or new_token())
+    given = None if args.no_token or args.token is None else check_token(args.token, '--token (or $DEEPFAKE_TOKEN)')
+    token = None if args.no_token else (given or new_token())
     detector = Detector(_checkpoint(args), frames=args.frames, device=args.device, explain=args.explain)
     app = create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir, token=token, max_pixels=args.max_pixels,
                      max_pending=args.max_pending, timeout=args.timeout)
-    if token and not args.token:
+    if token and not given:
         print(f'token: {token} (POST /predict with the header "Authorization: Bearer {token}"; the page: '
               f'http://{args.host}:{args.port}/#token={token})', flush=True)
     app.run(args.host, args.port, threaded=True, request_handler=QuietServerHeader)

@@ -24,8 +24,10 @@ import torch
 from torch import nn
 
 from .augment import prepare_clips
-from .checkpoints import data_config, load_model
-from .files import check_not_link, reason, record_output, write_atomic
+from .args import check_stored
+from .checkpoints import check_data_config, data_config, load_model
+from .faces import face_settings
+from .files import check_not_link, check_output, read_text, reason, remove_output, write_output
 from .metrics import auc, fake_probability
 from .video_dataset import VideoDataset
 
@@ -123,8 +125,9 @@ def onnx_int8(src, dst, op_types=None):
     return Path(dst)
 
 # %% ../nbs/06_export.ipynb 51debee9
-def torchscript_export(module, example, path, quantize=None, meta=None):
-    "Trace `module` with `example` and save it at `path`; `quantize='int8'` first quantizes Linear/LSTM/GRU."
+def torchscript_export(module, example, quantize=None, meta=None):
+    """The TorchScript file of `module` traced with `example`, as bytes; `quantize='int8'` first quantizes
+    Linear/LSTM/GRU. In memory first: torch.jit.save aborts the process on a full disk, where Python's write raises."""
     if quantize:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -132,26 +135,25 @@ def torchscript_export(module, example, path, quantize=None, meta=None):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # TorchScript's deprecation notices
         traced = torch.jit.trace(module.eval(), (example,))
-        buffer = io.BytesIO()  # torch.jit.save aborts the process on a full disk; Python's write raises OSError
+        buffer = io.BytesIO()
         torch.jit.save(traced, buffer, _extra_files={'deepfake.json': json.dumps(meta or {})})
-    Path(path).write_bytes(buffer.getvalue())
-    return Path(path)
+    return buffer.getvalue()
 
 # %% ../nbs/06_export.ipynb 78c99cde
 QUANTIZE = (None, 'int8')
 
 
-def check_export_target(out, checkpoint):
-    "Refuse an `out` that is a folder, a checkpoint, or a file that is not an earlier export (it has no sidecar)."
+def check_export_target(out):
+    """Refuse an `out` that is a folder or a checkpoint, or where a model or sidecar is that no earlier `deepfake
+    export` wrote (the folder's manifest is asked, as for every output: a sidecar beside a file proves nothing)."""
     out = Path(out)
     check_not_link(out, '--out')
     if out.is_dir():
         raise ValueError(f'--out {out}: a folder; name the file to write, e.g. {out / "model.onnx"}')
     if out.suffix == '.pth':
         raise ValueError(f'--out {out}: .pth names a checkpoint; an export is .onnx or .torchscript.pt')
-    if out.exists() and (os.path.samefile(out, checkpoint) or not sidecar_path(out).exists()):
-        raise ValueError(f'--out {out}: the file there is not an export (no {sidecar_path(out).name} beside it), '
-                         'so it is left alone; choose another --out')
+    check_output(out, 'export')
+    check_output(sidecar_path(out), 'export', "--out's sidecar")
 
 
 def export_model(checkpoint, out=None, format='onnx', quantize=None, video_len=None, opset=17):
@@ -161,8 +163,7 @@ def export_model(checkpoint, out=None, format='onnx', quantize=None, video_len=N
     if quantize not in QUANTIZE:
         raise ValueError(f'quantize={quantize!r}: choose one of {list(QUANTIZE)}')
     out = Path(out) if out else export_path(checkpoint, format, quantize)
-    check_export_target(out, checkpoint)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_export_target(out)
     model, ckpt = load_model(checkpoint)
     module = ClipOutputs(model).eval()
     cfg = data_config(ckpt, model)
@@ -177,32 +178,35 @@ def export_model(checkpoint, out=None, format='onnx', quantize=None, video_len=N
     if format == 'onnx' and quantize:
         with tempfile.TemporaryDirectory() as tmp:
             fp32 = onnx_export(module, example, Path(tmp) / 'fp32.onnx', opset)
-            write_atomic(out, lambda part: onnx_int8(fp32, part))
+            write_output(out, lambda part: onnx_int8(fp32, part), 'export')
     elif format == 'onnx':
-        write_atomic(out, lambda part: onnx_export(module, example, part, opset))
+        write_output(out, lambda part: onnx_export(module, example, part, opset), 'export')
     else:
-        write_atomic(out, lambda part: torchscript_export(module, example, part, quantize, meta))
-    record_output(out, 'export')
+        write_output(out, torchscript_export(module, example, quantize, meta), 'export')
     try:
-        record_output(write_atomic(sidecar_path(out), json.dumps(meta, indent=1)), 'export')
-    except OSError:
-        out.unlink()  # an export without its sidecar could not be used, nor replaced by the next export
+        write_output(sidecar_path(out), json.dumps(meta, indent=1), 'export', "--out's sidecar")
+    except (OSError, ValueError):
+        remove_output(out, 'export')  # an export without its sidecar could not be used, nor replaced by the next one
         raise
     return out
 
 # %% ../nbs/06_export.ipynb 7eb1281a
 def read_sidecar(path):
-    "The sidecar dict of an exported model; a `ValueError` naming it when it is missing or not the JSON of one."
+    """The sidecar dict of an exported model, its sizes and settings checked as flags are; a `ValueError` naming it
+    when it is missing or not the JSON of one."""
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
         raise ValueError(f'{path}: no {sidecar.name} beside it (the sidecar `deepfake export` writes with a model)')
     try:
-        meta = json.loads(sidecar.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'{sidecar}: not valid JSON ({e})') from None
+        meta = json.loads(read_text(sidecar, what='sidecar'))
+    except ValueError as e:
+        raise ValueError(f'{sidecar}: not valid JSON ({reason(e)})') from None
     if not isinstance(meta, dict) or not {'video_len', 'mean', 'std', 'num_classes', 'model_name'} <= set(meta):
         raise ValueError(f'{sidecar}: not the sidecar of an export (video_len, mean, std, num_classes, model_name)')
-    return meta
+    meta.setdefault('input_size', meta.get('crop_size'))  # the name until 0.2
+    cfg = check_data_config({k: meta[k] for k in ('input_size', 'video_len', 'mean', 'std')}, sidecar)
+    return {**meta, **cfg, **check_stored(dict(num_classes=meta['num_classes'], model_name=meta['model_name']), sidecar),
+            'preprocess': face_settings(meta.get('preprocess'), sidecar)}
 
 
 class ExportedModel:
@@ -211,7 +215,6 @@ class ExportedModel:
         self.path, self.meta = Path(path), read_sidecar(path)
         m = self.meta
         self.mean, self.std = tuple(m['mean']), tuple(m['std'])
-        m.setdefault('input_size', m.get('crop_size'))  # the name until 0.2
         self.video_len, self.input_size, self.num_classes = m['video_len'], m['input_size'], m['num_classes']
         self.model_name, self.settings = m['model_name'], m.get('preprocess')
         self.data_cfg = dict(input_size=self.input_size, video_len=self.video_len, mean=self.mean, std=self.std)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import UnsafeName, check_inside, check_name
+from .files import UnsafeName, check_inside, check_name, check_regular, read_text, reason
 
 # %% ../nbs/10_sources.ipynb e408319b
 COLUMNS = ['name', 'path', 'label', 'original', 'group', 'source', 'method', 'compression', 'split', 'status',
@@ -69,10 +69,11 @@ def _stem(filename):
 
 def read_json(path):
     "The JSON in file `path`; a `ValueError` that names the file when it is not JSON."
+    text = read_text(path, what='JSON file')  # a regular file of bounded size: a FIFO there never hangs a run
     try:
-        return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f'{path}: not valid JSON ({e})') from None
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f'{path}: not valid JSON ({reason(e)})') from None
 
 
 def _dfdc_row(meta_file, filename, info, root):
@@ -197,6 +198,7 @@ def _unique_names(df):
 # %% ../nbs/10_sources.ipynb 48d061f3
 def read_csv(path, columns=(), aliases=None, dtype=str):
     "A CSV file as a DataFrame (of strings by default), columns renamed by `aliases` where the main name is absent; a `ValueError` naming the file when it is unreadable or lacks `columns`."
+    check_regular(path, 'CSV file')  # a FIFO or device there would hang or stream for good
     try:
         df = pd.read_csv(path, dtype=dtype)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:

@@ -8,14 +8,12 @@ __all__ = ['read_index', 'labelled', 'balance_original', 'balance_downsample', '
            'read_split']
 
 # %% ../nbs/14_split.ipynb 87d61755
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .files import check_name, check_not_link, made_by, read_manifest, write_atomic, write_csv
+from .files import check_name, check_not_link, check_output, made_by, read_manifest, write_csv
 from .sources import parse_label, read_csv
 
 # %% ../nbs/14_split.ipynb 66aac9d2
@@ -117,24 +115,16 @@ def split_counts(df):
     return counts.reindex(index=['train', 'valid', 'total'], columns=['REAL', 'FAKE', 'total'], fill_value=0)
 
 # %% ../nbs/14_split.ipynb b39a1088
-def _sidecar(out_csv):
-    return Path(out_csv).with_name(f'.{Path(out_csv).name}.split.json')
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def check_replaceable(out_csv):
-    "Refuse to replace `out_csv` when `write_split` did not write it, or it was edited since."
+def check_replaceable(out_csv, force=False):
+    """Refuse to replace `out_csv` unless the folder's manifest proves that `deepfake split` wrote it and nobody edited
+    it since; with `force`, any file but another command's output."""
     out_csv = Path(out_csv)
-    if not out_csv.exists():
-        return
-    sidecar = _sidecar(out_csv)
-    written = json.loads(sidecar.read_text()).get('sha256') if sidecar.is_file() else None
-    if written != _sha256(out_csv):
-        raise ValueError(f'{out_csv} was not written by deepfake split, or was edited since: it is kept; '
-                         'pass --force to replace it, or --out another file')
+    if out_csv.exists() and not force:
+        try:
+            check_output(out_csv, 'split')
+        except ValueError:
+            raise ValueError(f'{out_csv} was not written by deepfake split, or was edited since: it is kept; '
+                             'pass --force to replace it, or --out another file') from None
 
 
 def check_split_target(out_csv):
@@ -145,7 +135,8 @@ def check_split_target(out_csv):
         raise ValueError(f'--out {out_csv}: a folder is there; name the CSV file to write')
     if out_csv.suffix.lower() != '.csv' or out_csv.name == 'index.csv':
         raise ValueError(f'--out {out_csv}: a split is a .csv file other than index.csv (preprocess writes that)')
-    if made_by(out_csv):  # another command's output (a submission, metrics.csv): never a split's, --force or not
+    # another command's output (a submission, metrics.csv) is never a split's, --force or not
+    if made_by(out_csv) and not made_by(out_csv, 'split'):
         raise ValueError(f'--out {out_csv}: the file there is the output of deepfake '
                          f'{read_manifest(out_csv.parent)[out_csv.name]["by"]}; it is kept: choose another --out')
 
@@ -153,16 +144,13 @@ def check_split_target(out_csv):
 def write_split(index, out_csv, force=False, **kwargs):
     "Split `index` (a path to `index.csv` or a DataFrame) with `make_split(**kwargs)`, write `out_csv`, print the counts."
     check_split_target(out_csv)
-    if not force:
-        check_replaceable(out_csv)
+    check_replaceable(out_csv, force)
     df = make_split(index, **kwargs)
     for side, rows in (('validation', df[df.is_valid]), ('training', df[~df.is_valid])):
         if rows.empty:
             raise ValueError(f'{len(df)} videos in {df.group.nunique()} groups leave the {side} side empty: a split '
                              'needs more videos (or another --valid_frac); nothing was written')
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    write_csv(df, out_csv)
-    write_atomic(_sidecar(out_csv), json.dumps(dict(sha256=_sha256(out_csv), **{k: v for k, v in kwargs.items()})))
+    write_csv(df, out_csv, 'split', replace_any=force)  # --force: asked for; never another command's (above)
     print(split_counts(df))
     if 'fold' in df:
         print(pd.crosstab(df.fold, df.label).reindex(columns=['REAL', 'FAKE'], fill_value=0).to_string())
@@ -190,4 +178,10 @@ def read_split(path):
                 raise ValueError('no label')
         except ValueError as e:
             raise ValueError(f'{path}: line {line}: {e}') from None
+    first = {}
+    for line, name in enumerate(df.name, start=2):  # one video, one row: a name twice could be REAL and FAKE at once
+        if name in first:
+            raise ValueError(f'{path}: video {name!r} is on line {first[name]} and again on line {line}; a split names '
+                             'each video once')
+        first[name] = line
     return df.assign(label=labels, is_valid=valid)

@@ -35,8 +35,9 @@ from .callbacks import (BatchTransform, Checkpoints, CPUAutocast, LogInterval, M
                                 VideoMetrics, cpu_has_bf16, distributed)
 from .checkpoints import claim_experiment, load_checkpoint, model_kwargs
 from .faces import face_settings
-from .files import record_output, write_atomic
+from .files import release_folder, write_output
 from .models import create_model, pick_device
+from .sources import read_json
 from .video_dataset import VideoDataset, VideoDatasets, training_videos
 
 # %% ../nbs/02d_train.ipynb 3ee6e619
@@ -102,7 +103,7 @@ def default_workers():
 def preprocess_settings(root_dir):
     "How the faces of a folder were extracted, as its preprocess.json says (any version's names); {} without one."
     path = Path(root_dir) / 'preprocess.json'
-    return face_settings(json.loads(path.read_text())) if path.is_file() else {}
+    return face_settings(read_json(path), path) if path.is_file() else {}
 
 
 def extra_dataset(folder, args, labels=('REAL',), flag='--extra_real'):
@@ -218,12 +219,13 @@ def train(args=None, cbs=()):
     absolute_paths(args)
     ckpt = _resume_state(args) if args.resume else None
     exp_dir = experiment_dir(args)
+    made = not exp_dir.exists()
     lock = claim_experiment(exp_dir, resume=ckpt is not None, overwrite=args.overwrite) if rank_distrib() == 0 else None
     try:
         return _fit(args, ckpt, exp_dir, cbs)
     finally:
         if lock:
-            lock.release()
+            release_folder(exp_dir, lock, made)
 
 
 def _fit(args, ckpt, exp_dir, cbs):
@@ -245,7 +247,7 @@ def _fit(args, ckpt, exp_dir, cbs):
         print(describe_epoch(dls, args), flush=True)
     weights = class_weights(dls.train.dataset.labels) if args.balance_loss else None
     if rank_distrib() == 0:
-        record_output(write_atomic(exp_dir / 'args.json', json.dumps(vars(args), indent=1)), 'train')
+        write_output(exp_dir / 'args.json', json.dumps(vars(args), indent=1), 'train', 'args')
     history = [r for r in ckpt['metrics'] if r['epoch'] <= ckpt['epoch']] if ckpt else []
     callbacks = [SeedEachEpoch(args.seed), batches, VideoMetrics(VideoLoss(model)),
                  Checkpoints(exp_dir, args, history, extra, dls.valid.dataset.videos.group.nunique()), *cbs]

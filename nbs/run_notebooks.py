@@ -6,13 +6,13 @@ metadata, progress bars and Python's warnings on stderr. Cells marked `#| eval: 
     python nbs/run_notebooks.py                  # every notebook
     python nbs/run_notebooks.py 05_evaluate      # the notebooks whose names start so
 
-The notebooks' temporary folders go in a fresh folder that is removed afterwards. `notebook2script.py --check` keeps
-each notebook's outputs under its limit, and all of them together under 3 MB.
+The notebooks' temporary folders go in a fresh folder that is removed afterwards. Each notebook is written back
+whole (`deepfake.files.write_atomic`). `notebook2script.py --check` keeps each notebook's outputs under its limit, and
+all of them together under 3 MB.
 """
 import argparse
 import os
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +21,12 @@ import nbformat
 from nbclient import NotebookClient
 
 NBS = Path(__file__).resolve().parent
+try:
+    from deepfake.files import remove_tree, write_atomic
+except ModuleNotFoundError:  # the package not installed: the one beside this script
+    sys.path.insert(0, str(NBS.parent))
+    from deepfake.files import remove_tree, write_atomic
+
 NOISE = re.compile(r'\r|\d+%\|[█▏▎▍▌▋▊▉ ]*\||^\S*Warning: |warnings\.warn\(', re.M)  # progress bars, warnings
 WIDGETS = 'application/vnd.jupyter.widget-view+json'
 
@@ -59,7 +65,8 @@ def run(path, tmp):
     NotebookClient(executed, timeout=900, kernel_name='python3', record_timing=False,
                    resources={'metadata': {'path': str(NBS)}}).execute()
     clean(nb)
-    nbformat.write(nb, path)
+    text = nbformat.writes(nb)
+    write_atomic(path, text if text.endswith('\n') else text + '\n')  # as `nbformat.write` ends the file
 
 
 def main(argv=None):
@@ -72,8 +79,8 @@ def main(argv=None):
         tmp = Path(tempfile.mkdtemp(prefix='nbrun-'))
         try:
             run(path, tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finally:  # a folder this run made fresh with mkdtemp: nobody else's files are in it
+            remove_tree(tmp)
         print(f'{path.name}: {sum(len(str(c.get("outputs", ""))) for c in nbformat.read(path, 4).cells):,} bytes of outputs')
     return 0
 

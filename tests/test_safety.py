@@ -56,7 +56,7 @@ def test_dot_named_videos_delete_nothing(clip, tmp_path, capsys):
     index = pd.read_csv(out / 'index.csv', dtype={'name': str}, keep_default_na=False).set_index('name')
     assert index.status.to_dict() == {'..': 'error', '.': 'error', 'good': 'ok'}
     assert 'unsafe video name' in index.error['.'] and 'unsafe video name' in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ['.index.lock', 'clips', 'crops', 'index.csv', 'mine.txt',
+    assert sorted(p.name for p in out.iterdir()) == ['.deepfake-files.json', '.index.lock', 'clips', 'crops', 'index.csv', 'mine.txt',
                                                      'preprocess.json', 'rows']
 
 
@@ -303,8 +303,17 @@ def test_a_planted_link_in_the_faces_folder_is_not_written_through(clip, tmp_pat
     (out / 'crops').mkdir(parents=True)
     (out / 'crops' / 'a').symlink_to(outside)
     before = snapshot(outside)
-    index = preprocess(read_sources([src]), out, frames=2, face_size=32, progress=False)
-    assert index.status.tolist() == ['error'] and 'symbolic link' in index.error[0]
+    with pytest.raises(ValueError, match='no faces folder of ours'):  # a new folder whose crops/ holds anything
+        preprocess(read_sources([src]), out, frames=2, face_size=32, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ['crops']
+    (src / 'a.mp4').rename(tmp_path / 'a.mp4')
+    (src / 'b.mp4').write_bytes(clip.read_bytes())
+    (out / 'crops' / 'a').unlink()
+    preprocess(read_sources([src]), out, frames=2, face_size=32, progress=False)  # a faces folder of ours now
+    (tmp_path / 'a.mp4').rename(src / 'a.mp4')
+    (out / 'crops' / 'a').symlink_to(outside)  # planted in it
+    index = preprocess(read_sources([src]), out, frames=2, face_size=32, progress=False).set_index('name')
+    assert index.status['a'] == 'error' and 'symbolic link' in index.error['a']
     assert snapshot(outside) == before
 
 

@@ -144,7 +144,7 @@ def test_resume_a_run_from_before_newer_options(demo_faces, tmp_path):
     ckpt = torch.load(last, weights_only=True)
     for newer in ('augment', 'channels_last'):
         del ckpt['args'][newer]
-    torch.save(ckpt, last)
+    save_checkpoint(ckpt, last, 'train')  # as the older version's run wrote it
     train(parse_args(['--resume', str(tmp_path / 'old'), '--epochs', '2']))
     resumed = json.loads((tmp_path / 'old' / 'args.json').read_text())
     assert resumed['augment'] == 'full' and resumed['channels_last'] is True
