@@ -4,8 +4,8 @@
 
 # %% auto 0
 __all__ = ['read_index', 'labelled', 'balance_original', 'balance_downsample', 'valid_groups', 'check_groups', 'assign_folds',
-           'make_split', 'split_counts', 'check_replaceable', 'check_split_target', 'write_split', 'parse_bool',
-           'read_split']
+           'make_split', 'official_sides', 'official_note', 'split_counts', 'check_replaceable', 'check_split_target',
+           'write_split', 'parse_bool', 'read_split']
 
 # %% ../nbs/14_split.ipynb 87d61755
 from pathlib import Path
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .files import check_name, check_not_link, check_output, made_by, read_manifest, write_csv
+from .datasets import split_name
 from .sources import parse_label, read_csv
 
 # %% ../nbs/14_split.ipynb 66aac9d2
@@ -23,7 +24,8 @@ def read_index(index):
         return index
     if not Path(index).is_file():
         raise FileNotFoundError(f'{index}: no such file; `deepfake preprocess ... --out {Path(index).parent}` writes it')
-    ids = {c: str for c in ('name', 'label', 'original', 'group', 'source', 'method', 'status', 'error')}
+    ids = {c: str for c in ('name', 'label', 'original', 'group', 'source', 'method', 'status', 'error',
+                                 'official_split')}
     return read_csv(index, ['name', 'label', 'group', 'status'], dtype=ids)  # counts and seconds stay numbers
 
 # %% ../nbs/14_split.ipynb 951f04bc
@@ -91,21 +93,60 @@ def assign_folds(df, folds, seed=42):
     return fold
 
 
-def make_split(index, valid_frac=0.2, seed=42, balance=None, folds=None):
+def make_split(index, valid_frac=0.2, seed=42, balance=None, folds=None, official=False):
     """Split table `name,label,is_valid,group,source,method,original` of the labelled ok videos of `index` (path or
-    DataFrame). With `folds`, a `fold` column for group k-fold cross-validation too, and fold 0 is the validation side."""
+    DataFrame). With `folds`, a `fold` column for group k-fold cross-validation too, and fold 0 is the validation side.
+    With `official`, the set's own lists instead of a new split (`official_sides`)."""
     balancers = {None: lambda df, seed: df, 'original': balance_original, 'downsample': balance_downsample}
     if balance not in balancers:
         raise ValueError(f"balance must be one of {list(balancers)}, got {balance!r}")
+    if official and folds:
+        raise ValueError('--official_split and --folds: the set\'s own lists make one split, not folds; choose one')
     df = balancers[balance](labelled(read_index(index)), seed).reset_index(drop=True)
-    if folds:
+    if official:
+        df = official_sides(df, valid_frac, seed)
+    elif folds:
         df = df.assign(fold=assign_folds(df, folds, seed))
         df = df.assign(is_valid=df.fold == 0)
     else:
         df = df.assign(is_valid=df.group.isin(valid_groups(df, valid_frac, seed)))
-    check_groups(df)
+    if not official:  # the set's own lists are taken as they are: write_split says where they share people
+        check_groups(df)
     columns = ['name', 'label', 'is_valid', 'group', 'source', 'method', 'original', 'fold']
-    return df[[c for c in columns if c in df]].reset_index(drop=True)
+    out = df[[c for c in columns if c in df]].reset_index(drop=True)
+    out.attrs = dict(df.attrs)
+    return out
+
+# %% ../nbs/14_split.ipynb 6f1d9a3e
+def official_sides(df, valid_frac=0.2, seed=42):
+    """The rows of `df` on the set's official training and validation lists (its `official_split` column), `is_valid`
+    the validation list, or whole groups of the training side where there is none; `attrs` counts what is left out
+    (test, unlisted) and the groups the lists put on more than one side."""
+    split = df.get('official_split', pd.Series(None, index=df.index, dtype=object)).map(split_name)
+    if split.isna().all():
+        raise ValueError('no official split in the index: its official_split column is empty (the set\'s lists were '
+                         'not found when it was preprocessed, or the set has none, as UADFV and FakeAVCeleb); split '
+                         'without --official_split')
+    kept = df[split.isin(['train', 'val'])].assign(official_split=split)
+    from_list = bool((kept.official_split == 'val').any())
+    valid = (kept.official_split == 'val') if from_list else kept.group.isin(valid_groups(kept, valid_frac, seed))
+    sides = df.assign(side=split).dropna(subset=['side']).groupby('group').side.nunique()
+    out = kept.assign(is_valid=valid)
+    out.attrs = dict(official=True, valid_from='list' if from_list else 'groups', test=int((split == 'test').sum()),
+                     unlisted=int(split.isna().sum()), shared_groups=int((sides > 1).sum()))
+    return out
+
+
+def official_note(attrs):
+    "What an official split left out and took as it is, in words."
+    valid = ('the official validation list' if attrs['valid_from'] == 'list' else
+             'whole groups of the official training side (the set has no validation list)')
+    lines = [f"official split: validation is {valid}; left out: {attrs['test']} videos of the official test list and "
+             f"{attrs['unlisted']} that no list names"]
+    if attrs['shared_groups']:
+        lines.append(f"warning: {attrs['shared_groups']} groups of people are on more than one of the official lists: "
+                     'the lists share people, so a score on one of them is not a score on unseen people')
+    return '\n'.join(lines)
 
 # %% ../nbs/14_split.ipynb 038a8782
 def split_counts(df):
@@ -154,6 +195,8 @@ def write_split(index, out_csv, force=False, **kwargs):
     print(split_counts(df))
     if 'fold' in df:
         print(pd.crosstab(df.fold, df.label).reindex(columns=['REAL', 'FAKE'], fill_value=0).to_string())
+    if df.attrs.get('official'):
+        print(official_note(df.attrs))
     return df
 
 # %% ../nbs/14_split.ipynb 10e4506a
