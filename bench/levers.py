@@ -2,13 +2,16 @@
 (`bench/xdev.py --table`), measured on the folders `bench/quality.sh` made (bench/out/quality):
 
     python bench/levers.py flips ffpp_frames        # e: test-time flips, and one fold model against the 5 together
-    python bench/levers.py lopo recipes/ffpp_frames.yaml   # c: FF++ plus every xdev part but the one scored
+    python bench/levers.py lopo recipes/ffpp_sbi.yaml --clips_per_video 4   # c: every source but the one scored
+    python bench/levers.py single recipes/ffpp_sbi.yaml     # what train.py -c makes: one model, not 5 folds
     python bench/levers.py partial ffpp_sbi_paper   # a cross-validation stopped part-way: its finished folds
 
 `flips` rescores a finished cross-validation: the FF++ out-of-fold videos with each fold's model on the clips and
 their mirror images, and every xdev part with the 5 fold models' mean on both; it also reports each fold model alone.
 `lopo` trains one model a part, with the recipe on FF++'s training folds plus the four other xdev parts
-(`--extra_data`), and scores the part it left out; FF++'s column is fold 0 only (20 videos, no interval).
+(`--extra_data`) and real_extra's reals (`--extra_real`), and scores the part it left out; FF++'s column is fold 0
+only (20 videos, no interval). `single` trains the one model a user gets from `train.py -c RECIPE` and scores it on
+FF++'s 20 held-out videos and on every source it did not train on.
 `partial` reads a cross-validation that was stopped before its last fold: the out-of-fold FF++ figure over the
 finished folds' videos, every xdev part with those fold models' mean; a figure of fewer models and videos than a row.
 Each writes bench/results/quality/<arm>.xdev.json and prints its line; wall times are in the JSON.
@@ -24,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from xdev import PARTS, RESULTS, line, part_summary  # noqa: E402  (bench/xdev.py)
+from xdev import PARTS, RESULTS, line, part_of, part_summary  # noqa: E402  (bench/xdev.py)
 
 from deepfake.args import parse_args  # noqa: E402
-from deepfake.checkpoints import checkpoint_file  # noqa: E402
-from deepfake.crossval import oof_summary, score_clips, score_folder  # noqa: E402
+from deepfake.checkpoints import checkpoint_file, load_checkpoint  # noqa: E402
+from deepfake.crossval import called_fake, oof_summary, score_clips, score_folder  # noqa: E402
+from deepfake.files import write_atomic  # noqa: E402
 from deepfake.split import read_split  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / 'out' / 'quality'
@@ -73,26 +77,69 @@ def finished(exp):
     return len(pd.read_csv(exp / 'metrics.csv')) == json.loads((exp / 'args.json').read_text())['epochs']
 
 
-def lopo(recipe):
-    "Arm c with `recipe`: one model a left-out xdev part."
+def lopo(recipe, extra=()):
+    """Arm c with `recipe`: one model a left-out xdev part, trained on FF++'s training folds, the four other xdev parts
+    (`--extra_data`: their reals only under `fakes: sbi`) and real_extra's 42 real clips (`--extra_real`), that is every
+    source the project holds but the one scored. `extra`: more train.py flags (an arm of its own: its name says them).
+    Every left-out part's scores are kept (bench/results/quality/<name>.ood.csv): pooled, they are one out-of-domain
+    set of 105 videos that no model trained on (`python bench/levers.py pooled`)."""
     from deepfake.trainer import train
-    name, start = f'{Path(recipe).stem}_lopo', time.perf_counter()
-    runs, parts, valid_aucs = OUT / 'levers' / name, {}, []
+    name, start = f"{Path(recipe).stem}_lopo{''.join(extra).replace('--', '_')}", time.perf_counter()
+    runs, parts, valid_aucs, scores = OUT / 'levers' / name, {}, [], []
     for part in PARTS:
         others = [str(OUT / f'xdev_{p}') for p in PARTS if p != part]
         exp = runs / f'without_{part}'
         if not finished(exp):  # a run stopped part-way starts again
             train(parse_args(['-c', recipe, '--root_dir', str(OUT / 'faces'), '--save_model_path', str(runs),
                               '--exp_name', exp.name, '--log_interval', '0', '--extra_data', *others,
+                              '--extra_real', str(OUT / 'faces_real_extra'), *extra,
                               *(['--overwrite'] if exp.exists() else [])]))
-        parts[part] = part_summary(score_folder([checkpoint_file(exp)], OUT / f'xdev_{part}'))
+        scored = score_folder([checkpoint_file(exp)], OUT / f'xdev_{part}')
+        parts[part] = part_summary(scored)
+        scores.append(scored.assign(folder=f'xdev_{part}'))
         valid_aucs.append(pd.read_csv(exp / 'metrics.csv').valid_auc.iloc[-1])
     aucs = [s['auc']['value'] for s in parts.values() if not math.isnan(s['auc']['value'])]
     ffpp = dict(value=float(np.mean(valid_aucs)), low=math.nan, high=math.nan)
+    write_atomic(RESULTS / f'{name}.ood.csv', pd.concat(scores).to_csv(index=False))
     return dict(name=name, recipe=recipe, minutes=round((time.perf_counter() - start) / 60, 1), ffpp_auc=ffpp,
                 parts=parts, mean_auc=float(np.mean(aucs)),
-                note='one model a part: FF++ training folds plus the four other xdev parts; FF++ column: fold 0 '
-                     '(20 videos), the mean of the 5 models, no interval')
+                note='one model a part: FF++ training folds, the four other xdev parts and real_extra; FF++ column: '
+                     'fold 0 (20 videos), the mean of the 5 models, no interval')
+
+
+def single(recipe, extra=()):
+    """What a user gets: the one model `train.py -c RECIPE` trains on FF++'s training side (fold 0 of the 5-fold split
+    held out: 74 videos to train, 20 to validate), scored on the held-out FF++ videos (an interval over their groups)
+    and on every source it did not train on; `extra`: more train.py flags (`--extra_data`, `--extra_real`: the folders
+    it names are then not scored). Scores in bench/results/quality/<name>.ood.csv, like a cross-validation's."""
+    from deepfake.trainer import train
+    name = f"{Path(recipe).stem}_single{''.join(a for a in extra if a.startswith('--')).replace('--', '_')}"
+    exp, start = OUT / 'levers' / name, time.perf_counter()
+    if not finished(exp):
+        train(parse_args(['-c', recipe, '--root_dir', str(OUT / 'faces'), '--save_model_path', str(OUT / 'levers'),
+                          '--exp_name', name, '--log_interval', '0', *extra, *(['--overwrite'] if exp.exists() else [])]))
+    model = checkpoint_file(exp)
+    split = read_split(OUT / 'faces' / 'videos_df.csv')
+    held_out = split.merge(score_clips(model, OUT / 'faces', 'videos_df.csv'), on='name')
+    trained_on = {Path(f).name for f in extra if (OUT / Path(f).name).is_dir()}
+    scores = [score_folder([model], OUT / f).assign(folder=f) for f in
+              [f'xdev_{p}' for p in PARTS] + ['faces_real_extra', 'faces_dfdc'] if f not in trained_on]
+    scores = pd.concat(scores) if scores else pd.DataFrame(columns=['name', 'label', 'group', 'fake_probability', 'folder'])
+    write_atomic(RESULTS / f'{name}.ood.csv', scores.to_csv(index=False))
+    stored = load_checkpoint(model).get('threshold') or {}
+    threshold = (stored.get('by_aggregate') or {}).get('model')  # scores here are the model's own video scores
+    parts = {p: part_summary(rows, threshold) for p in PARTS for f, rows in scores.groupby('folder') if f == f'xdev_{p}'}
+    others = {f: dict(videos=len(rows), real_called_fake_at=called_fake(rows.fake_probability[rows.label == 'REAL'],
+                                                                        threshold if threshold is not None else 0.5))
+              for f, rows in scores.groupby('folder') if not part_of(f)}
+    aucs = [v['auc']['value'] for v in parts.values() if not math.isnan(v['auc']['value'])]
+    minutes = pd.read_csv(exp / 'metrics.csv').seconds.sum() / 60
+    return dict(name=name, recipe=recipe, flags=list(extra), minutes=round(minutes, 1), threshold=stored,
+                ffpp_auc=oof_summary(held_out)['auc'], parts=parts, mean_auc=float(np.mean(aucs)) if aucs else math.nan,
+                other_sources=others,
+                note=f'one model, as train.py -c {recipe} makes it ({" ".join(extra) or "FF++ only"}); FF++ column: the '
+                     f'{len(held_out)} held-out videos of fold 0; minutes: its training ({time.perf_counter() - start:.0f} s '
+                     'with scoring)')
 
 
 def partial(run):
@@ -112,11 +159,14 @@ def partial(run):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('arm', choices=['flips', 'lopo', 'partial'])
-    p.add_argument('what', help='flips, partial: a crossval run name; lopo: a recipe file')
+    p.add_argument('arm', choices=['flips', 'lopo', 'single', 'partial'])
+    p.add_argument('what', help='flips, partial: a crossval run name; lopo, single: a recipe file')
+    p.add_argument('extra', nargs=argparse.REMAINDER, help='lopo, single: more train.py flags, e.g. --fakes both')
     args = p.parse_args(argv)
-    s = dict(flips=flips, lopo=lopo, partial=partial)[args.arm](args.what)
-    (RESULTS / f"{s['name']}.xdev.json").write_text(json.dumps(s, indent=1))
+    arms = dict(flips=flips, lopo=lambda what: lopo(what, args.extra), single=lambda what: single(what, args.extra),
+                partial=partial)
+    s = arms[args.arm](args.what)
+    write_atomic(RESULTS / f"{s['name']}.xdev.json", json.dumps(s, indent=1))
     print(line(s) + (f"; {s['note']}" if s.get('note') else ''))
     return 0
 

@@ -7,6 +7,7 @@ against all the part's reals); then the mean AUC over the parts, DeepfakeBench's
 
     python bench/xdev.py bench/out/quality/cv/ffpp_frames     # one run: bench/results/quality/ffpp_frames.xdev.json
     python bench/xdev.py --table                              # BENCHMARKS.md's tables, from bench/results/quality
+    python bench/xdev.py --paired NEW OLD                     # two runs on the pooled 105 videos, paired bootstrap
 
 `dfdc` holds one real video: its AUC ranks that one real among 19 fakes, so read its fakes called FAKE instead.
 """
@@ -21,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from deepfake.crossval import called_fake
-from deepfake.metrics import auc, bootstrap_ci, log_loss
+from deepfake.files import write_atomic
+from deepfake.metrics import auc, format_ci, log_loss, with_ci
 
 PARTS = ('celebdf', 'dfdc', 'lipsync', 'talking_heads', 'faceswap_tools')
 RESULTS = Path(__file__).resolve().parent / 'results' / 'quality'
@@ -56,13 +58,9 @@ def part_of(folder):
     return next((p for p in PARTS if name == f'xdev_{p}'), None)
 
 
-def with_ci(y, p, groups, metric):
-    low, high = bootstrap_ci(y, p, groups, metric)
-    return dict(value=metric(y, p), low=low, high=high)
-
-
-def part_summary(df):
-    "The figures of one part's scores (columns name, label, fake_probability)."
+def part_summary(df, threshold=None):
+    """The figures of one part's scores (columns name, label, fake_probability); with `threshold` (a run's stored
+    operating threshold), also the shares of its reals and fakes called FAKE at it."""
     y, p = (df.label == 'FAKE').astype(int).to_numpy(), df.fake_probability.to_numpy()
     groups = df.name.map(source_group).to_numpy()
     prefixes, reals = {}, df[df.label == 'REAL']
@@ -72,25 +70,27 @@ def part_summary(df):
             both = pd.concat([rows, reals])
             entry['auc'] = auc((both.label == 'FAKE').astype(int), both.fake_probability)
         prefixes[f'{prefix} {label.lower()}'] = entry
+    at = {} if threshold is None else dict(threshold=threshold, real_called_fake_at=called_fake(p[y == 0], threshold),
+                                           fake_called_fake_at=called_fake(p[y == 1], threshold))
     return dict(videos=len(df), reals=int(len(y) - y.sum()), fakes=int(y.sum()), groups=len(set(groups)),
                 auc=with_ci(y, p, groups, auc), log_loss=with_ci(y, p, groups, log_loss),
-                real_called_fake=called_fake(p[y == 0]), fake_called_fake=called_fake(p[y == 1]), by_prefix=prefixes)
+                real_called_fake=called_fake(p[y == 0]), fake_called_fake=called_fake(p[y == 1]), by_prefix=prefixes, **at)
 
 
-def summarize(cv):
-    "The cross-dataset figures of the crossval folder `cv` (its crossval.json and ood.csv)."
+def summarize(cv, name=None):
+    """The cross-dataset figures of the crossval folder `cv` (its crossval.json and ood.csv), or with `name` of the
+    copies bench/quality.sh keeps of them in `cv` (bench/results/quality: <name>.json and <name>.ood.csv)."""
     cv = Path(cv)
-    run = json.loads((cv / 'crossval.json').read_text())
-    ood = pd.read_csv(cv / 'ood.csv', dtype={'name': str})
+    run = json.loads((cv / (f'{name}.json' if name else 'crossval.json')).read_text())
+    ood = pd.read_csv(cv / (f'{name}.ood.csv' if name else 'ood.csv'), dtype={'name': str})
     parts = {part_of(f): part_summary(rows) for f, rows in ood.groupby('folder') if part_of(f)}
     parts = {p: parts[p] for p in PARTS if p in parts}
     aucs = [s['auc']['value'] for s in parts.values() if not math.isnan(s['auc']['value'])]
-    return dict(name=cv.name, recipe=run['recipe'], minutes=run['minutes'], ffpp_auc=run['auc'], parts=parts,
+    return dict(name=name or cv.name, recipe=run['recipe'], minutes=run['minutes'], ffpp_auc=run['auc'], parts=parts,
                 mean_auc=float(np.mean(aucs)) if aucs else math.nan)
 
 
-def fmt(m):
-    return '–' if m['value'] != m['value'] else f"{m['value']:.3f} [{m['low']:.2f}, {m['high']:.2f}]"
+fmt = format_ci  # a figure with its interval, or why it has none
 
 
 def line(s):
@@ -140,21 +140,88 @@ def ffpp_table():
     return '\n'.join(rows)
 
 
+def pooled_scores(run):
+    "The xdev scores of `run` (its bench/results/quality/<run>.ood.csv), one row a video, keyed by part and name."
+    scores = pd.read_csv(RESULTS / f'{run}.ood.csv', dtype={'name': str})
+    scores['part'] = scores.folder.map(part_of)
+    return scores[scores.part.notna()].set_index(['part', 'name'])
+
+
+def paired(new, old, n=2000, seed=0):
+    """Run `new` against run `old` on every xdev video both scored, pooled over the parts: each one's AUC, and the
+    difference new - old with a 95% interval from a paired bootstrap over source clips (one draw of clips scores both
+    runs). Rule 3 of issue 37: a recommendation changes only when that interval lies above 0."""
+    a, b = pooled_scores(new), pooled_scores(old)
+    both = a.join(b[['fake_probability']].rename(columns={'fake_probability': 'fake_probability_old'}), how='inner')
+    y = (both.label == 'FAKE').astype(int).to_numpy()
+    p_new, p_old = both.fake_probability.to_numpy(), both.fake_probability_old.to_numpy()
+    groups = np.array([f'{part}/{source_group(name)}' for part, name in both.index])
+    _, index = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(index == k) for k in range(index.max() + 1)]
+    rng, diffs = np.random.default_rng(seed), []
+    for _ in range(n):
+        take = np.concatenate([members[k] for k in rng.integers(len(members), size=len(members))])
+        diff = auc(y[take], p_new[take]) - auc(y[take], p_old[take])
+        if not math.isnan(diff):
+            diffs.append(diff)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    reals = y == 0
+    return dict(new=new, old=old, videos=len(y), reals=int(reals.sum()), groups=len(members),
+                auc_new=auc(y, p_new), auc_old=auc(y, p_old), difference=dict(value=auc(y, p_new) - auc(y, p_old),
+                                                                               low=float(low), high=float(high)),
+                real_called_fake_new=called_fake(p_new[reals]), real_called_fake_old=called_fake(p_old[reals]),
+                ahead=bool(low > 0))
+
+
+def paired_line(s):
+    d = s['difference']
+    return (f"pooled xdev, {s['videos']} videos ({s['reals']} real) in {s['groups']} source clips: {s['new']} "
+            f"{s['auc_new']:.3f} against {s['old']} {s['auc_old']:.3f}, difference {d['value']:+.3f} "
+            f"[{d['low']:+.3f}, {d['high']:+.3f}] (paired bootstrap over source clips): "
+            + ('ahead' if s['ahead'] else 'not established') + f"; reals called FAKE at 0.5 {s['real_called_fake_new']:.0%} "
+            f"against {s['real_called_fake_old']:.0%}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('cv', nargs='?', help='a crossval folder (crossval.json, ood.csv)')
     p.add_argument('--name', help='the run name of the results file (default: the folder name)')
     p.add_argument('--table', action='store_true', help="print BENCHMARKS.md's tables of every run")
+    p.add_argument('--again', action='store_true',
+                   help="the cross-validations' figures again from their kept scores (bench/results/quality)")
+    p.add_argument('--paired', nargs=2, metavar=('NEW', 'OLD'),
+                   help='two runs of bench/results/quality on the pooled xdev videos, with a paired bootstrap')
     args = p.parse_args(argv)
+    if args.paired:
+        s = paired(*args.paired)
+        (RESULTS / 'paired').mkdir(exist_ok=True)
+        write_atomic(RESULTS / 'paired' / f'{args.paired[0]}_vs_{args.paired[1]}.json', json.dumps(s, indent=1))
+        print(paired_line(s))
+        return 0
     if args.table:
         print(table(), ffpp_table(), sep='\n\n')
+        return 0
+    if args.again:
+        for path in sorted(RESULTS.glob('*.ood.csv')):
+            name = path.name[:-len('.ood.csv')]
+            if (RESULTS / f'{name}.json').exists():  # a cross-validation's copies (not an arm's scores alone)
+                s = summarize(RESULTS, name)
+                write_atomic(RESULTS / f'{name}.xdev.json', json.dumps(s, indent=1))
+                print(line(s))
+        for path in sorted(RESULTS.glob('*.xdev.json')):  # the arms kept no scores: their one-class intervals dropped
+            s = json.loads(path.read_text())
+            for v in s['parts'].values():
+                if min(v['reals'], v['fakes']) < 2 and v['auc']['low'] == v['auc']['low']:
+                    n, what = min((v['reals'], 'real'), (v['fakes'], 'fake'))
+                    v['auc'].update(low=math.nan, high=math.nan, no_interval=f'no interval: {n} {what} group')
+                    write_atomic(path, json.dumps(s, indent=1))
         return 0
     if not args.cv:
         p.error('give a crossval folder, or --table')
     s = summarize(args.cv)
     s['name'] = args.name or s['name']
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{s['name']}.xdev.json").write_text(json.dumps(s, indent=1))
+    write_atomic(RESULTS / f"{s['name']}.xdev.json", json.dumps(s, indent=1))
     print(line(s))
     return 0
 

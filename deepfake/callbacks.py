@@ -29,7 +29,7 @@ from fastcore.foundation import L
 from .augment import ClipAugment, prepare_clips, self_blend
 from .checkpoints import CHOICE, checkpoint_file, choose_epoch, save_checkpoint
 from .files import link_atomic, record_output, write_csv, write_output
-from .metrics import video_metrics
+from .metrics import operating_threshold, video_metrics, video_scores
 
 # %% ../nbs/02c_callbacks.ipynb 4290344c
 class SeedEachEpoch(Callback):
@@ -116,6 +116,7 @@ class VideoMetrics(Callback):
         train_loss = float(np.average(self.losses, weights=self.sizes)) if self.losses else math.nan
         self.learn.epoch_metrics = dict(train_loss=train_loss, valid_loss=valid_loss,
                                         **video_metrics(fl, inner.video_logits(fl), y.numpy()))
+        self.learn.valid_scores = y.numpy(), video_scores(fl, inner.video_logits(fl))
 
 # %% ../nbs/02c_callbacks.ipynb c3548e1d
 class LogInterval(Callback):
@@ -156,6 +157,15 @@ class Checkpoints(Callback):
     def before_epoch(self):
         self.start = time.perf_counter()
 
+    def threshold(self):
+        """The operating threshold of this epoch, for each rule of `deepfake predict --aggregate`: the score above which
+        `--threshold_target` of the validation side's reals lie, so that predict and serve call about that share of
+        reals like them FAKE (a coarse estimate on few reals: their count is stored with it)."""
+        y, scores = self.learn.valid_scores
+        target = getattr(self.args, 'threshold_target', 0.1)
+        return dict(target=target, reals=int((y == 0).sum()),
+                    by_aggregate={k: operating_threshold(v[y == 0], target) for k, v in scores.items()})
+
     def after_epoch(self):
         if self.learn.epoch_metrics is None:
             return
@@ -172,7 +182,7 @@ class Checkpoints(Callback):
         inner = getattr(self.learn.model, 'module', self.learn.model).model
         ckpt = dict(model=inner.state_dict(), optimizer=plain(self.opt.state_dict()), epoch=row['epoch'],
                     scheduler=dict(n_epoch=self.n_epoch, pct_train=float(self.learn.pct_train)),
-                    args=dict(vars(self.args)), metrics=plain(self.history), **self.extra)
+                    args=dict(vars(self.args)), metrics=plain(self.history), threshold=self.threshold(), **self.extra)
         epoch_file = self.exp_dir / f'epoch_{row["epoch"]:03d}.pth'
         save_checkpoint(ckpt, self.exp_dir / 'last.pth', 'train')
         record_output(link_atomic(self.exp_dir / 'last.pth', epoch_file), 'train')

@@ -5,7 +5,8 @@
 # %% auto 0
 __all__ = ['CHOICE', 'MIN_VALID_GROUPS', 'SMOOTHING', 'RUN_FILES', 'RUN_COMMANDS', 'choose_epoch', 'read_choice',
            'checkpoint_file', 'describe_checkpoint', 'save_checkpoint', 'load_checkpoint', 'check_args_read_back',
-           'check_norm', 'check_data_config', 'data_config', 'model_kwargs', 'load_model', 'claim_experiment']
+           'check_threshold', 'check_norm', 'check_data_config', 'data_config', 'model_kwargs', 'load_model',
+           'claim_experiment']
 
 # %% ../nbs/02b_checkpoints.ipynb ad10c16d
 import io
@@ -37,8 +38,9 @@ def choose_epoch(history, valid_groups, epochs):
     choice = dict(epoch=last, epochs=epochs, rule='last', valid_groups=int(valid_groups))
     aucs = [r.get('valid_auc', float('nan')) for r in history]
     if valid_groups < MIN_VALID_GROUPS or all(a != a for a in aucs):
-        return dict(choice, reason=f'the last epoch trained: {valid_groups} validation groups are too few to choose an '
-                                   f'epoch by a metric ({MIN_VALID_GROUPS} needed)')
+        groups = f'{valid_groups} validation group is' if valid_groups == 1 else f'{valid_groups} validation groups are'
+        return dict(choice, reason=f'the last epoch trained: {groups} too few to choose an epoch by a metric '
+                                   f'({MIN_VALID_GROUPS} needed)')
     half = SMOOTHING // 2
     smoothed = [float(np.nanmean(aucs[max(0, k - half):k + half + 1])) for k in range(len(aucs))]
     k = max(range(len(smoothed)), key=lambda k: (smoothed[k], k))  # ties: the later epoch
@@ -103,6 +105,7 @@ def load_checkpoint(path, purpose='inference'):
     if not isinstance(ckpt, dict) or not {'model', 'args'} <= set(ckpt) or not isinstance(ckpt['model'], dict):
         raise ValueError(f'{path}: not a deepfake checkpoint (it has no model state and args)')
     ckpt['args'] = check_args_read_back(ckpt['args'], path)
+    ckpt['threshold'] = check_threshold(ckpt.get('threshold'), path)
     if ckpt.get('data_cfg') is not None:
         ckpt['data_cfg'] = check_data_config(ckpt['data_cfg'], f'{path}: data_cfg')
     return ckpt
@@ -116,6 +119,17 @@ def check_args_read_back(args, source):
     if 'model_name' not in checked:
         raise ValueError(f'{source}: its args name no model_name')
     return {**args, **checked}
+
+
+def check_threshold(threshold, source):
+    "A stored operating threshold: None, or `by_aggregate` scores from 0 to 1 (or None: no reals); a one-line `ValueError`."
+    if threshold is None:
+        return None
+    by = threshold.get('by_aggregate') if isinstance(threshold, dict) else None
+    if not isinstance(by, dict) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         and 0 <= v <= 1) for v in by.values()):
+        raise ValueError(f'{source}: threshold must hold scores from 0 to 1 by rule (by_aggregate), got {str(threshold)[:60]}')
+    return threshold
 
 
 def check_norm(values, source, what):

@@ -22,7 +22,7 @@ from .args import RUN_OPTIONS, parse_args
 from .augment import prepare_clips
 from .checkpoints import checkpoint_file, data_config, load_checkpoint, load_model
 from .files import (check_name, check_not_link, claim_folder, remove_stale_tmp, write_csv, write_output)
-from .metrics import auc, bootstrap_ci, fake_probability, log_loss
+from .metrics import auc, fake_probability, format_ci, log_loss, with_ci
 from .split import read_split
 from .trainer import absolute_paths, train
 from .video_dataset import VideoDataset
@@ -164,11 +164,6 @@ def cross_validate(args, out_of_domain=(), folds=None, cbs=(), resume=False):
         lock.release()
 
 # %% ../nbs/02e_crossval.ipynb f5b2a459
-def _with_ci(y, p, groups, metric):
-    low, high = bootstrap_ci(y, p, groups, metric)
-    return dict(value=metric(y, p), low=low, high=high)
-
-
 def oof_summary(table):
     "Video AUC and log loss with 95% intervals, and AUC per manipulation method, of out-of-fold scores."
     y, p, g = (table.label == 'FAKE').astype(int).to_numpy(), table.fake_probability.to_numpy(), table.group.to_numpy()
@@ -176,10 +171,10 @@ def oof_summary(table):
     methods = {}
     for method, fakes in table[table.label == 'FAKE'].groupby(table.method.fillna(table.source)):
         part = pd.concat([fakes, reals])
-        methods[method] = _with_ci((part.label == 'FAKE').astype(int).to_numpy(), part.fake_probability.to_numpy(),
+        methods[method] = with_ci((part.label == 'FAKE').astype(int).to_numpy(), part.fake_probability.to_numpy(),
                                    part.group.to_numpy(), auc)
         methods[method]['videos'] = len(fakes)
-    return dict(videos=len(table), fakes=int(y.sum()), auc=_with_ci(y, p, g, auc), log_loss=_with_ci(y, p, g, log_loss),
+    return dict(videos=len(table), fakes=int(y.sum()), auc=with_ci(y, p, g, auc), log_loss=with_ci(y, p, g, log_loss),
                 by_method=methods)
 
 
@@ -193,26 +188,23 @@ def folder_summary(table):
     """A labelled folder's ensemble scores (`score_folder`): AUC and log loss with 95% intervals from a bootstrap over
     its groups (AUC needs both classes), and the shares of its real and of its fake videos called FAKE at 0.5."""
     y, p, g = (table.label == 'FAKE').astype(int).to_numpy(), table.fake_probability.to_numpy(), table.group.to_numpy()
-    return dict(videos=len(table), fakes=int(y.sum()), reals=int(len(y) - y.sum()), auc=_with_ci(y, p, g, auc),
-                log_loss=_with_ci(y, p, g, log_loss), real_called_fake=called_fake(p[y == 0]),
+    return dict(videos=len(table), fakes=int(y.sum()), reals=int(len(y) - y.sum()), auc=with_ci(y, p, g, auc),
+                log_loss=with_ci(y, p, g, log_loss), real_called_fake=called_fake(p[y == 0]),
                 fake_called_fake=called_fake(p[y == 1]), mean_probability=float(p.mean()))
 
 # %% ../nbs/02e_crossval.ipynb 14bc2258
-def _fmt(m):
-    "A metric with its interval, – where it is undefined (AUC of one class)."
-    return '–' if m['value'] != m['value'] else f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
-
-
 def report(summary, name):
     "The markdown report of a cross-validation run."
+    recipe = f"Recipe: `{summary['recipe']}`." if summary['recipe'] else 'No recipe: the options of the command line.'
     lines = [f'# Cross-validation: {name}', '',
-             f"{summary['folds']} folds, {summary['videos']} videos ({summary['fakes']} fake), "
-             f"{summary['minutes']} min. Recipe: `{summary['recipe']}`. Each video scored by the model of the fold that "
-             'did not train on it (its last epoch). 95% intervals: bootstrap over groups of people.', '',
-             '| video AUC | log loss |', '|---|---|', f"| {_fmt(summary['auc'])} | {_fmt(summary['log_loss'])} |", '',
+             f"{summary['folds']} folds, {summary['videos']} videos ({summary['fakes']} fake), {summary['minutes']} min. "
+             f'{recipe} Each video scored by the model of the fold that did not train on it (its last epoch). 95% '
+             'intervals: bootstrap over groups of people.', '',
+             '| video AUC | log loss |', '|---|---|', f"| {format_ci(summary['auc'])} | {format_ci(summary['log_loss'])} |",
+             '',
              '## By manipulation method (its fakes against all real videos)', '',
              '| method | fakes | video AUC |', '|---|---|---|',
-             *[f"| {m} | {v['videos']} | {_fmt(v)} |" for m, v in summary['by_method'].items()], '']
+             *[f"| {m} | {v['videos']} | {format_ci(v)} |" for m, v in summary['by_method'].items()], '']
     if summary['out_of_domain']:
         lines += ['## Out of domain (mean of the fold models)', '',
                   '| faces | videos | reals | fakes | video AUC | log loss | reals called FAKE | fakes called FAKE |',
@@ -222,7 +214,7 @@ def report(summary, name):
                 lines.append(f'| {folder} | trained on (--extra_real or --extra_data) | | | | | | |')
                 continue
             share = lambda v: '–' if v != v else f'{v:.0%}'
-            lines.append(f"| {folder} | {s['videos']} | {s['reals']} | {s['fakes']} | {_fmt(s['auc'])} | "
-                         f"{_fmt(s['log_loss'])} | {share(s['real_called_fake'])} | {share(s['fake_called_fake'])} |")
+            lines.append(f"| {folder} | {s['videos']} | {s['reals']} | {s['fakes']} | {format_ci(s['auc'])} | "
+                         f"{format_ci(s['log_loss'])} | {share(s['real_called_fake'])} | {share(s['fake_called_fake'])} |")
         lines.append('')
     return '\n'.join(lines)

@@ -25,7 +25,7 @@ from torch import nn
 
 from .augment import prepare_clips
 from .args import check_stored
-from .checkpoints import check_data_config, data_config, load_model
+from .checkpoints import check_data_config, check_threshold, data_config, load_model
 from .faces import face_settings
 from .files import check_not_link, check_output, read_text, reason, remove_output, write_output
 from .metrics import auc, fake_probability
@@ -70,7 +70,7 @@ def runtime_meta(model, ckpt, num_classes, video_len=None, format='onnx', quanti
                 input='clips', input_layout='B,T,3,H,W float32, RGB in [0,1] then (x - mean) / std',
                 outputs=['frame_logits', 'video_logits'],
                 fake_probability='softmax(logits)[..., 1]' if num_classes == 2 else 'sigmoid(logits[..., 0])',
-                epoch=ckpt.get('epoch'), torch_version=torch.__version__)
+                epoch=ckpt.get('epoch'), threshold=ckpt.get('threshold'), torch_version=torch.__version__)
 
 
 def file_sha256(path):
@@ -205,6 +205,7 @@ def read_sidecar(path):
         raise ValueError(f'{sidecar}: not the sidecar of an export (video_len, mean, std, num_classes, model_name)')
     meta.setdefault('input_size', meta.get('crop_size'))  # the name until 0.2
     cfg = check_data_config({k: meta[k] for k in ('input_size', 'video_len', 'mean', 'std')}, sidecar)
+    check_threshold(meta.get('threshold'), sidecar)
     return {**meta, **cfg, **check_stored(dict(num_classes=meta['num_classes'], model_name=meta['model_name']), sidecar),
             'preprocess': face_settings(meta.get('preprocess'), sidecar)}
 

@@ -7,8 +7,9 @@ __all__ = ['MAX_NAME_BYTES', 'FORMULA_START', 'TMP_PREFIX', 'TMP_NAME', 'MAX_REA
            'UnsafeName', 'check_name', 'check_inside', 'check_not_link', 'reason', 'printable', 'tmp_path',
            'create_new', 'write_atomic', 'link_atomic', 'write_new', 'fresh_file', 'move_into', 'remove_file',
            'remove_tree', 'check_regular', 'read_bytes', 'read_text', 'read_manifest', 'made_by', 'record_output',
-           'check_output', 'remove_stale_tmp_of', 'write_output', 'remove_output', 'remove_outputs', 'csv_cell',
-           'write_csv', 'InUse', 'claim_folder', 'release_folder', 'remove_stale_tmp', 'private_folder']
+           'check_output', 'remove_stale_tmp_of', 'write_output', 'check_report_folder', 'remove_output',
+           'remove_outputs', 'csv_cell', 'write_csv', 'InUse', 'claim_folder', 'release_folder', 'remove_stale_tmp',
+           'private_folder']
 
 # %% ../nbs/08_files.ipynb aa03da88
 import contextlib
@@ -334,6 +335,18 @@ def write_output(path, data, command, what='--out', replace_any=False):
         raise
     _update_manifest(path.parent, {tmp.name: None, path.name: dict(by=command, fingerprint=_fingerprint(path))})
     return path
+
+
+def check_report_folder(out, names, command):
+    """Refuse (one line, `ValueError`), before any work, an `out` that is a link or a file, or that holds a file of one
+    of `names` that `command` did not write: a report folder takes only the command's own files."""
+    out = Path(out)
+    check_not_link(out, '--out')
+    if out.exists() and not out.is_dir():
+        raise ValueError(f'--out {out}: a file is there; {command} writes a report folder')
+    for name in names:
+        check_output(out / name, command)
+    return out
 
 
 def remove_output(path, command, what='file'):

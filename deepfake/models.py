@@ -5,8 +5,9 @@
 # %% auto 0
 __all__ = ['OFFLINE_WEIGHTS', 'RNNS', 'VGGFACE2_URL', 'TRAINER_ARGS', 'VideoClassifier', 'load_backbone', 'checkpoint_dir',
            'missing_weights', 'torchvision_weights', 'torchvision_backbone', 'timm_checkpoint', 'timm_backbone',
-           'CNNRNN', 'FrameClassifier', 'resnet_rnn', 'zero_head', 'timm_frames', 'torchvision_frames', 'facenet_lstm',
-           'register_model', 'list_models', 'create_model', 'pick_device']
+           'CNNRNN', 'FrameClassifier', 'resnet_rnn', 'zero_head', 'timm_frames', 'spectrum_channels',
+           'SpectrumFrameClassifier', 'timm_spectrum_frames', 'torchvision_frames', 'facenet_lstm', 'register_model',
+           'list_models', 'create_model', 'pick_device']
 
 # %% ../nbs/01_model.ipynb d533252b
 import difflib
@@ -210,6 +211,36 @@ def timm_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3
     model = FrameClassifier(net, head=cfg['classifier'], freeze_backbone=freeze_backbone, mean=cfg['mean'], std=cfg['std'])
     return load_backbone(model, weights) if weights else model
 
+# %% ../nbs/01_model.ipynb 5f3c9a21
+def spectrum_channels(x):
+    """Two channels that show what a face's pixels hide (the SPSL / F3Net family): of each frame's grey image, its phase
+    image (the inverse FFT of the phase alone: edges and up-sampling grids, where generated frames leave traces
+    without any blending seam) and its log-amplitude spectrum, centred; each standardized per frame. B×T×2×H×W."""
+    grey = x.float().mean(2)  # B×T×H×W
+    spectrum = torch.fft.fft2(grey)
+    phase = torch.fft.ifft2(torch.exp(1j * torch.angle(spectrum))).real
+    amplitude = torch.fft.fftshift(torch.log1p(spectrum.abs()), dim=(-2, -1))
+    standard = lambda c: (c - c.mean((-2, -1), keepdim=True)) / (c.std((-2, -1), keepdim=True) + 1e-6)
+    return torch.stack([standard(phase), standard(amplitude)], 2).to(x.dtype)
+
+
+class SpectrumFrameClassifier(FrameClassifier):
+    "A `FrameClassifier` whose backbone takes 5 channels: the frame's RGB and its `spectrum_channels`."
+    def frame_logits(self, x):
+        return super().frame_logits(torch.cat([x, spectrum_channels(x)], 2))
+
+
+def timm_spectrum_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False):
+    """timm's `arch` on RGB plus the spectrum channels (`SpectrumFrameClassifier`): its first convolution takes 5
+    channels, ImageNet's RGB filters repeated over them and scaled by 3/5 (timm's `adapt_input_conv`)."""
+    net = timm_backbone(arch, pretrained, num_classes=num_classes, drop_rate=dropout, in_chans=5)
+    if not (pretrained and num_classes == net.pretrained_cfg.get('num_classes')):
+        zero_head(net.get_classifier())
+    cfg = net.pretrained_cfg
+    model = SpectrumFrameClassifier(net, head=cfg['classifier'], freeze_backbone=freeze_backbone, mean=cfg['mean'],
+                                    std=cfg['std'])
+    return load_backbone(model, weights) if weights else model
+
 # %% ../nbs/01_model.ipynb b4bde268
 def torchvision_frames(arch, num_classes=2, pretrained=False, weights=None, dropout=0.3, freeze_backbone=False,
                        temporal=None, embed_dim=512, hidden_size=256, num_layers=1, bidirectional=False):
@@ -295,6 +326,7 @@ register_model('xception')(partial(timm_frames, 'legacy_xception'))
 for size in range(8):
     register_model(f'efficientnet_b{size}')(partial(timm_frames, f'tf_efficientnet_b{size}'))
 register_model('efficientnet_lite0')(partial(timm_frames, 'tf_efficientnet_lite0'))
+register_model('efficientnet_lite0_spectrum')(partial(timm_spectrum_frames, 'tf_efficientnet_lite0'))
 register_model('mobilenet_v2')(partial(torchvision_frames, 'mobilenet_v2'))
 register_model(facenet_lstm)
 

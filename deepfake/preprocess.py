@@ -39,7 +39,12 @@ from .video_io import FrameStream, VideoError, sample_indices
 
 # %% ../nbs/13_preprocess.ipynb d7648202
 INDEX_COLUMNS = ['name', 'path', 'label', 'original', 'group', 'source', 'method', 'frames', 'faces', 'tracks',
-                 'status', 'error', 'seconds']
+                 'status', 'error', 'seconds', 'official_split']
+
+
+def _index_row(record):
+    "The index row of a video-table record: its columns of INDEX_COLUMNS, `official_split` from the set's own `split`."
+    return {**{k: record.get(k) for k in INDEX_COLUMNS}, 'official_split': record.get('split')}
 
 
 def _shared(out):
@@ -218,7 +223,7 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None, t
         with private_folder(Path(out) / '.tmp') as work:
             return process_video(record, extractor, out, frames, interval, work, threads)
     out, name, start = Path(out), check_name(record['name'], 'video name'), time.perf_counter()
-    row = {k: record.get(k) for k in INDEX_COLUMNS}
+    row = _index_row(record)
     try:
         _check_targets(out, name)
     except UnsafeName as e:  # recorded in the index, not in rows/ (the row file may be the link)
@@ -274,9 +279,9 @@ def write_index(table, out, work=None, fresh=None):
         rows = []
         for record in table.to_dict('records'):
             if record['status'] == 'error':  # refused by the reader: its name may equal a real video's
-                rows.append({k: record.get(k) for k in INDEX_COLUMNS})
+                rows.append(_index_row(record))
                 continue
-            row = done.get(record['name']) or {k: record.get(k) for k in INDEX_COLUMNS}
+            row = {**(done.get(record['name']) or _index_row(record)), 'official_split': record.get('split')}
             row['status'] = row.get('status') or record['status'] or 'pending'
             if record['status'] == 'missing' and record['name'] not in done:
                 row['error'] = f"{record['path']}: listed in the metadata but not on disk"

@@ -157,8 +157,10 @@ def describe_epoch(dls, args):
     made = ', each with its self-blended fake,' if args.fakes != 'data' else ''
     extra = (f' ({sum(len(d.videos) for d in ds.datasets[1:])} from --extra_real and --extra_data)'
              if isinstance(ds, VideoDatasets) else '')
-    return (f'an epoch: {len(ds)} clips of {args.video_len} frames from {len(ds.videos)} training videos{extra}{made} '
-            f'in {steps} batches of {args.batch_size}; {steps * args.epochs} optimizer steps in {args.epochs} epochs')
+    n = lambda count, one, many=None: f'{count} {one if count == 1 else many or one + "s"}'  # 1 step, 2 steps
+    return (f"an epoch: {n(len(ds), 'clip')} of {n(args.video_len, 'frame')} from {n(len(ds.videos), 'training video')}"
+            f"{extra}{made} in {n(steps, 'batch', 'batches')} of {args.batch_size}; "
+            f"{n(steps * args.epochs, 'optimizer step')} in {n(args.epochs, 'epoch')}")
 
 # %% ../nbs/02d_train.ipynb adbe657f
 def use_amp(args, device):
@@ -234,6 +236,10 @@ def _fit(args, ckpt, exp_dir, cbs):
     model = create_model(args.model_name, pretrained=args.pretrained, weights=args.weights, **model_kwargs(args))
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if getattr(args, 'grad_checkpointing', False):
+        if not hasattr(model.backbone, 'set_grad_checkpointing'):
+            raise ValueError(f'--grad_checkpointing: the backbone of {args.model_name} is no timm model, which has it')
+        model.backbone.set_grad_checkpointing(True)
     extra = dict(data_cfg=dict(input_size=args.input_size, video_len=args.valid_len or args.video_len,
                                mean=list(model.mean), std=list(model.std)))
     if settings := preprocess_settings(args.root_dir):

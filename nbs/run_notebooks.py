@@ -27,7 +27,8 @@ except ModuleNotFoundError:  # the package not installed: the one beside this sc
     sys.path.insert(0, str(NBS.parent))
     from deepfake.files import remove_tree, write_atomic
 
-NOISE = re.compile(r'\r|\d+%\|[█▏▎▍▌▋▊▉ ]*\||^\S*Warning: |warnings\.warn\(', re.M)  # progress bars, warnings
+# progress bars and warnings (`path:line: XWarning: ...`, which also names a folder of the machine it ran on)
+NOISE = re.compile(r'\r|\d+%\|[█▏▎▍▌▋▊▉ ]*\||^\S*Warning: |^\S+:\d+: \w*Warning: |warnings\.warn\(', re.M)
 WIDGETS = 'application/vnd.jupyter.widget-view+json'
 
 
@@ -43,13 +44,27 @@ def keep(output):
     return not (output.output_type == 'display_data' and WIDGETS in output.get('data', {}))
 
 
-def clean(nb):
-    "The executed notebook without what changes from run to run: execution counts, timing, noise outputs."
+def local_paths(output, tmp):
+    """The output's text with the paths of the machine it ran on as a reader would write them: the run's temporary
+    folder as `$TMPDIR`, the repository as `..` (the notebooks run in nbs/), the home folder as `~`."""
+    def scrub(text):
+        return text.replace(str(tmp), '$TMPDIR').replace(str(NBS.parent), '..').replace(str(Path.home()), '~')
+    if 'text' in output:
+        output.text = scrub(output.text)
+    for key, value in output.get('data', {}).items():
+        if key.startswith('text/') and isinstance(value, str):
+            output.data[key] = scrub(value)
+    return output
+
+
+def clean(nb, tmp=None):
+    """The executed notebook without what changes from run to run or names the machine: execution counts, timing,
+    noise outputs, local paths (`local_paths`)."""
     for cell in nb.cells:
         cell.metadata.pop('execution', None)
         if cell.cell_type == 'code':
             cell.execution_count = None
-            cell.outputs = [o for o in cell.outputs if keep(o)]
+            cell.outputs = [local_paths(o, tmp) if tmp else o for o in cell.outputs if keep(o)]
             for o in cell.outputs:
                 if 'execution_count' in o:
                     o.execution_count = None
@@ -64,7 +79,7 @@ def run(path, tmp):
     os.environ['TMPDIR'] = str(tmp)  # tempfile in the kernel (started after this) uses it
     NotebookClient(executed, timeout=900, kernel_name='python3', record_timing=False,
                    resources={'metadata': {'path': str(NBS)}}).execute()
-    clean(nb)
+    clean(nb, Path(tmp).resolve())
     text = nbformat.writes(nb)
     write_atomic(path, text if text.endswith('\n') else text + '\n')  # as `nbformat.write` ends the file
 

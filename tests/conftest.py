@@ -1,4 +1,5 @@
 "Shared fixtures: tiny videos written with OpenCV, the demo set, and the real data when present."
+import os
 import struct
 from pathlib import Path
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / 'shared' / 'data'
+# the project's real test videos, beside the repository; DEEPFAKE_TEST_DATA points the tests at another copy
+SHARED_DATA = Path(os.environ.get('DEEPFAKE_TEST_DATA') or ROOT.parent / 'shared' / 'data')
 
 
 def write_video(path, frames, fps=10):
@@ -106,7 +108,7 @@ def shared_data(name):
     "A folder of ../shared/data, or a skip with the reason."
     path = SHARED_DATA / name
     if not path.exists():
-        pytest.skip(f'{path} is absent: the real-data tests need ../shared/data next to the repository')
+        pytest.skip(f'{path} is absent: the real-data tests need ../shared/data next to the repository (or DEEPFAKE_TEST_DATA)')
     return path
 
 

@@ -58,7 +58,7 @@ def test_video_logit_from_frame_logits():
 
 def test_list_models():
     names = list_models()
-    assert len(names) == len(set(names)) == 22
+    assert len(names) == len(set(names)) == 23
     assert names[:5] == ['efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'efficientnet_b4']
     assert list_models('resnet*') == ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']
     assert {'xception', 'efficientnet_lite0', 'mobilenet_v2', 'frame_resnet152', 'facenet_lstm'} <= set(names)

@@ -286,5 +286,5 @@ def test_every_frame_of_every_video_for_a_frame_model(demo_faces, tmp_path, caps
     learn = train(tiny_args(demo_faces, tmp_path, 'frames', '--epochs', '1', '--model_name', 'frame_resnet18',
                             '--video_len', '1', '--valid_len', '8', '--clips_per_video', 'all'))
     faces = sum(len(np.load(demo_faces / 'clips' / f'{n}.npy')) for n in learn.dls.train.dataset.videos.name)
-    assert len(learn.dls.train.dataset) == faces and f'an epoch: {faces} clips of 1 frames' in capsys.readouterr().out
+    assert len(learn.dls.train.dataset) == faces and f'an epoch: {faces} clips of 1 frame from' in capsys.readouterr().out
     assert load_checkpoint(tmp_path / 'frames')['data_cfg']['video_len'] == 8

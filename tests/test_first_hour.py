@@ -1,0 +1,53 @@
+"""A newcomer's first hour (issue 39): help that answers at once, intervals that never pretend, tables that read alone."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepfake.cli import COMMANDS
+from deepfake.metrics import auc, bootstrap_ci, format_ci, log_loss, too_few_groups, with_ci
+
+HEAVY = ('torch', 'cv2', 'pandas', 'fastai', 'facenet_pytorch', 'flask', 'timm', 'sklearn')
+
+
+@pytest.mark.parametrize('argv', [[], *[[name] for name, *_ in COMMANDS]], ids=lambda a: ' '.join(a) or 'deepfake')
+def test_help_imports_nothing_heavy(argv):
+    "`deepfake [COMMAND] --help` and an argument error are answered by argparse alone: no torch, OpenCV or pandas."
+    code = ('import sys; from deepfake.cli import main\n'
+            'try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n'
+            f'print(sorted(m for m in {HEAVY!r} if m in sys.modules))')
+    for extra in (['--help'], ['--no_such_flag']):
+        out = subprocess.run([sys.executable, '-c', code, *argv, *extra], capture_output=True, text=True)
+        assert out.stdout.strip().splitlines()[-1] == '[]', (argv, extra, out.stdout[-500:], out.stderr[-500:])
+
+
+def test_one_group_has_no_interval():
+    "A bootstrap over one group (or one real) has no spread to show: no interval, and the reason why."
+    y, p = np.array([0, 1, 1, 1]), np.array([0.2, 0.9, 0.6, 0.4])
+    for groups, why in [(['a'] * 4, 'no interval: 1 group'), (['r', 'f1', 'f2', 'f3'], 'no interval: 1 real group')]:
+        assert np.isnan(bootstrap_ci(y, p, groups, auc)).all() and too_few_groups(y, groups, auc) == why
+        assert format_ci(with_ci(y, p, groups, auc)) == f'{auc(y, p):.3f} ({why})'
+    assert too_few_groups(y, ['r', 'f1', 'f2', 'f3'], log_loss) is None  # log loss needs no class pair
+    two = ['r1', 'r1', 'f1', 'f2']
+    y2 = np.array([0, 0, 1, 1])
+    assert too_few_groups(y2, two, auc) == 'no interval: 1 real group'
+    low, high = bootstrap_ci(np.array([0, 0, 1, 1]), np.array([0.1, 0.7, 0.6, 0.9]), ['r1', 'r2', 'f1', 'f2'], auc)
+    assert low < high  # measured: two groups of each class
+
+
+def test_evaluate_writes_a_table_that_reads_alone(tiny_checkpoint, demo_videos, demo_faces, tmp_path, capsys):
+    from deepfake.cli import main
+    split = pd.read_csv(demo_faces / 'videos_df.csv', dtype={'name': str})
+    assert main(['evaluate', str(tiny_checkpoint), str(demo_videos), '--out', str(tmp_path / 'r'), '--frames', '4',
+                 '--split_csv', str(demo_faces / 'videos_df.csv')]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / 'r' / 'predictions.csv', dtype={'name': str})
+    assert list(table.columns) == ['name', 'filename', 'label', 'fake_probability', 'status', 'group', 'source', 'method']
+    held_out = split[split.is_valid]
+    assert sorted(table.name) == sorted(held_out.name)
+    assert table.set_index('name').label.to_dict() == held_out.set_index('name').label.to_dict()
+    assert table.fake_probability.between(0, 1).all() and (table.method.isna() == (table.label == 'REAL')).all()
+    assert re.search(r'auc=\d\.\d{4}( \[\d\.\d{3}, \d\.\d{3}\]| \(no interval: \d+ (real |fake )?groups?\)) ', out), out
