@@ -143,6 +143,9 @@ def get_args_parser(add_help=True, raise_errors=False):
     data.add_argument('--extra_data', nargs='+', default=None, metavar='FACES',
                       help='faces folders whose REAL and FAKE videos join the training side (other sources; never '
                       'validated; their REAL ones only under --fakes sbi)')
+    data.add_argument('--holdout_reals', type=at_least(0.0, float, at_most=0.9), default=0.2,
+                      help='share of the groups of REAL videos of --extra_real and --extra_data held out of training, '
+                      'for the validation side and the stored threshold')
     data.add_argument('--pairs', action=B, default=False,
                       help='keep each fake in the batch of its original (videos of one group side by side)')
     model = p.add_argument_group('model')

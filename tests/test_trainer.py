@@ -17,7 +17,7 @@ from deepfake.args import parse_args
 from deepfake.callbacks import METRIC_COLUMNS
 from deepfake.checkpoints import load_checkpoint, load_model, save_checkpoint
 from deepfake.metrics import auc, log_loss
-from deepfake.trainer import train
+from deepfake.trainer import held_out, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ['--epochs', '2', '--batch_size', '4', '--workers', '0', '--input_size', '32', '--video_len', '4',
@@ -254,16 +254,29 @@ def test_extra_real_people_join_the_training_side_only(demo_faces, tmp_path, cap
         shutil.copy(demo_faces / 'clips' / f'{fake.name.iloc[0]}{suffix}', extra / 'clips')
     pd.concat([reals.assign(name='other_' + reals.name), fake]).to_csv(extra / 'index.csv', index=False)
     shutil.copy(demo_faces / 'preprocess.json', extra / 'preprocess.json')
-    learn = train(tiny_args(demo_faces, tmp_path, 'extra', '--epochs', '1', '--fakes', 'sbi', '--extra_real', str(extra)))
+    learn = train(tiny_args(demo_faces, tmp_path, 'extra', '--epochs', '1', '--fakes', 'sbi', '--extra_real', str(extra),
+                            '--holdout_reals', '0'))
     train_videos, valid_videos = learn.dls.train.dataset.videos, learn.dls.valid.dataset.videos
     assert set(train_videos.name) >= {'other_' + n for n in reals.name} and set(train_videos.label) == {'REAL'}
     assert not valid_videos.name.str.startswith('other_').any() and fake.name.iloc[0] not in set(train_videos.name)
     assert '(2 from --extra_real and --extra_data)' in capsys.readouterr().out
     assert json.loads((tmp_path / 'extra' / 'args.json').read_text())['extra_real'] == [str(extra.resolve())]
-    learn = train(tiny_args(demo_faces, tmp_path, 'data', '--epochs', '1', '--extra_data', str(extra)))
+    learn = train(tiny_args(demo_faces, tmp_path, 'data', '--epochs', '1', '--extra_data', str(extra),
+                            '--holdout_reals', '0'))
     other = learn.dls.train.dataset.videos  # --extra_data: its FAKE videos too, still never validated
     assert set(other.name) >= {'other_' + n for n in reals.name} | set(fake.name) and set(other.label) == {'REAL', 'FAKE'}
     assert not learn.dls.valid.dataset.videos.name.str.startswith('other_').any()
+
+    # held out: the reals of about --holdout_reals of its groups validate instead, and the threshold counts them
+    learn = train(tiny_args(demo_faces, tmp_path, 'held', '--epochs', '1', '--extra_data', str(extra),
+                            '--holdout_reals', '0.9'))
+    held = held_out(pd.concat([reals.assign(name='other_' + reals.name), fake]).reset_index(drop=True), 0.9)
+    held_names = {'other_' + n for n in reals.name} & set(('other_' + reals.name)[held[:len(reals)].to_numpy()])
+    valid_names, train_names = set(learn.dls.valid.dataset.videos.name), set(learn.dls.train.dataset.videos.name)
+    assert held_names and held_names <= valid_names and not held_names & train_names
+    split = pd.read_csv(demo_faces / 'videos_df.csv')
+    own_reals = int(((split.label == 'REAL') & split.is_valid).sum())
+    assert load_checkpoint(tmp_path / 'held')['threshold']['reals'] == own_reals + len(held_names)
 
     settings = json.loads((extra / 'preprocess.json').read_text())
     (extra / 'preprocess.json').write_text(json.dumps({**settings, 'face_size': 2 * settings['face_size']}))
