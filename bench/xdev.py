@@ -77,17 +77,21 @@ def part_summary(df, threshold=None):
                 real_called_fake=called_fake(p[y == 0]), fake_called_fake=called_fake(p[y == 1]), by_prefix=prefixes, **at)
 
 
+def parts_of(ood, threshold=None):
+    "`parts` (each xdev part's figures, `part_summary`) and `mean_auc` of scores with a `folder` column (ood.csv)."
+    parts = {part_of(f): part_summary(rows, threshold) for f, rows in ood.groupby('folder') if part_of(f)}
+    parts = {p: parts[p] for p in PARTS if p in parts}
+    aucs = [s['auc']['value'] for s in parts.values() if not math.isnan(s['auc']['value'])]
+    return dict(parts=parts, mean_auc=float(np.mean(aucs)) if aucs else math.nan)
+
+
 def summarize(cv, name=None):
     """The cross-dataset figures of the crossval folder `cv` (its crossval.json and ood.csv), or with `name` of the
     copies bench/quality.sh keeps of them in `cv` (bench/results/quality: <name>.json and <name>.ood.csv)."""
     cv = Path(cv)
     run = json.loads((cv / (f'{name}.json' if name else 'crossval.json')).read_text())
     ood = pd.read_csv(cv / (f'{name}.ood.csv' if name else 'ood.csv'), dtype={'name': str})
-    parts = {part_of(f): part_summary(rows) for f, rows in ood.groupby('folder') if part_of(f)}
-    parts = {p: parts[p] for p in PARTS if p in parts}
-    aucs = [s['auc']['value'] for s in parts.values() if not math.isnan(s['auc']['value'])]
-    return dict(name=name or cv.name, recipe=run['recipe'], minutes=run['minutes'], ffpp_auc=run['auc'], parts=parts,
-                mean_auc=float(np.mean(aucs)) if aucs else math.nan)
+    return dict(name=name or cv.name, recipe=run['recipe'], minutes=run['minutes'], ffpp_auc=run['auc'], **parts_of(ood))
 
 
 fmt = format_ci  # a figure with its interval, or why it has none
@@ -107,7 +111,8 @@ def table():
     """The markdown table of every run with cross-dataset figures in bench/results/quality: per part its AUC with its
     interval and the share of its reals called FAKE; the mean over all parts (DeepfakeBench's "avg") and over the parts
     with MIN_REALS reals or more."""
-    runs = [json.loads(path.read_text()) for path in sorted(RESULTS.glob('*.xdev.json'))]
+    runs = [s for path in sorted(RESULTS.glob('*.xdev.json')) if (s := json.loads(path.read_text()))['parts']
+            and not ('_single' in s['name'] or '_lopo' in s['name'])]  # one-model runs: `users_table`
     sizes = {p: v for s in runs for p, v in s['parts'].items()}
     heads = [f"{p} ({sizes[p]['reals']} real, {sizes[p]['fakes']} fake)" if p in sizes else p for p in PARTS]
     rows = ['| run | FF++ 5-fold | ' + ' | '.join(heads) + f' | mean over parts | mean over parts with {MIN_REALS}+ reals | '
@@ -120,6 +125,48 @@ def table():
         worst = max(kept.items(), key=lambda kv: kv[1]['real_called_fake'])
         rows.append(f"| `{s['name']}` | {fmt(s['ffpp_auc'])} | " + ' | '.join(cells) + f" | **{s['mean_auc']:.3f}** | "
                     f"{mean_kept:.3f} | {worst[1]['real_called_fake']:.0%} ({worst[0]}) | {s['minutes']} min |")
+    return '\n'.join(rows)
+
+
+def pooled(run):
+    """The pooled figures of `run` over every xdev video it scored (its ood.csv): AUC with a 95% interval over source
+    clips, and the shares of the reals and fakes called FAKE at 0.5 and at its stored threshold; None without scores."""
+    if not (RESULTS / f'{run}.ood.csv').exists():
+        return None
+    scores = pooled_scores(run).reset_index()
+    if scores.empty:
+        return None
+    s = json.loads((RESULTS / f'{run}.xdev.json').read_text())
+    threshold = ((s.get('threshold') or {}).get('by_aggregate') or {}).get('model')
+    y, p = (scores.label == 'FAKE').astype(int).to_numpy(), scores.fake_probability.to_numpy()
+    groups = (scores.part + '/' + scores.name.map(source_group)).to_numpy()
+    at = lambda t: (called_fake(p[y == 0], t), called_fake(p[y == 1], t))
+    return dict(videos=len(y), auc=with_ci(y, p, groups, auc), at_half=at(0.5),
+                at_threshold=at(threshold) if threshold is not None else None)
+
+
+def users_table():
+    """What users get (issue 37): every single-model run (`bench/levers.py single`) and the leave-one-source-out arm,
+    with the FF++ videos they held out, the pooled xdev figure, the threshold they stored and what it calls FAKE."""
+    rows = ['| run | trains on | FF++ held out (fold 0, 20 videos) | pooled xdev AUC [95%], 105 videos | reals / fakes '
+            'called FAKE at 0.5 | at its threshold (chosen on N held-out reals) | real_extra called FAKE at it | '
+            'mean over parts | training |', '|---|---|---|---|---|---|---|---|---|']
+    for path in sorted(RESULTS.glob('*.xdev.json')):
+        s = json.loads(path.read_text())
+        if not ('_single' in s['name'] or '_lopo' in s['name']):
+            continue
+        pool, t = pooled(s['name']), s.get('threshold') or {}
+        share = lambda pair: '–' if pair is None else ' / '.join('–' if v != v else f'{v:.0%}' for v in pair)
+        extra = (s.get('other_sources') or {}).get('faces_real_extra', {}).get('real_called_fake_at')
+        trains = ' '.join(a if a.startswith('--') else Path(a).name for a in s.get('flags') or [])
+        trains = ('FF++ training folds' if '_single' in s['name'] and not trains else
+                  'FF++ training folds, the 4 other xdev parts, real_extra' if '_lopo' in s['name'] else
+                  f'FF++ training folds {trains}')
+        rows.append(f"| `{s['name']}` | {trains} | {fmt(s['ffpp_auc'])} | "
+                    f"{fmt(pool['auc']) if pool else 'trained on them'} | {share(pool['at_half']) if pool else '–'} | "
+                    + (f"{share(pool['at_threshold']) if pool else '–'} ({t['by_aggregate']['model']:.3f}, {t['reals']} reals)"
+                       if t else '– (none stored)') + f" | {'–' if extra is None else f'{extra:.0%}'} | "
+                    f"{'–' if s['mean_auc'] != s['mean_auc'] else round(s['mean_auc'], 3)} | {s['minutes']} min |")
     return '\n'.join(rows)
 
 
@@ -199,15 +246,21 @@ def main(argv=None):
         print(paired_line(s))
         return 0
     if args.table:
-        print(table(), ffpp_table(), sep='\n\n')
+        print(table(), ffpp_table(), users_table(), sep='\n\n')
         return 0
     if args.again:
         for path in sorted(RESULTS.glob('*.ood.csv')):
             name = path.name[:-len('.ood.csv')]
             if (RESULTS / f'{name}.json').exists():  # a cross-validation's copies (not an arm's scores alone)
                 s = summarize(RESULTS, name)
-                write_atomic(RESULTS / f'{name}.xdev.json', json.dumps(s, indent=1))
-                print(line(s))
+            elif (RESULTS / f'{name}.xdev.json').exists():  # an arm of bench/levers.py: its parts from its scores
+                s = json.loads((RESULTS / f'{name}.xdev.json').read_text())
+                threshold = ((s.get('threshold') or {}).get('by_aggregate') or {}).get('model')
+                s.update(parts_of(pd.read_csv(path, dtype={'name': str}), threshold))
+            else:
+                continue
+            write_atomic(RESULTS / f'{name}.xdev.json', json.dumps(s, indent=1))
+            print(line(s))
         for path in sorted(RESULTS.glob('*.xdev.json')):  # the arms kept no scores: their one-class intervals dropped
             s = json.loads(path.read_text())
             for v in s['parts'].values():
