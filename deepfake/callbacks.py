@@ -114,9 +114,9 @@ class VideoMetrics(Callback):
         inner = getattr(self.learn.model, 'module', self.learn.model).model
         valid_loss = float(self.loss_func(fl, y))
         train_loss = float(np.average(self.losses, weights=self.sizes)) if self.losses else math.nan
-        self.learn.epoch_metrics = dict(train_loss=train_loss, valid_loss=valid_loss,
-                                        **video_metrics(fl, inner.video_logits(fl), y.numpy()))
-        self.learn.valid_scores = y.numpy(), video_scores(fl, inner.video_logits(fl))
+        vl = inner.video_logits(fl)
+        self.learn.epoch_metrics = dict(train_loss=train_loss, valid_loss=valid_loss, **video_metrics(fl, vl, y.numpy()))
+        self.learn.valid_scores = y.numpy(), video_scores(fl, vl)
 
 # %% ../nbs/02c_callbacks.ipynb c3548e1d
 class LogInterval(Callback):

@@ -286,7 +286,7 @@ def _report(detector, src, overall, by_method, by_source, figures, skipped, spli
         f'Video level: one score per video. Frame level: each sampled frame\'s most suspicious face, '
         f'{overall["frames"]} frames. Log loss clips probabilities to [{LOGLOSS_EPS:g}, 1 − {LOGLOSS_EPS:g}] as the '
         'DFDC did. 95% intervals: a bootstrap over groups (a fake with its original, a person), 1000 resamples.', '',
-        *([f'**Warning: {warning}.**', ''] if warning else []),
+        *([f'**Too few videos to trust:** {warning}.', ''] if warning else []),
         _markdown({'all': overall}), '',
         *_unscored_lines(skipped),
         '## By manipulation method', '', f'Each method\'s fakes together with all {reals} real videos.', '',

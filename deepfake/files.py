@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['MAX_NAME_BYTES', 'FORMULA_START', 'TMP_PREFIX', 'TMP_NAME', 'MAX_READ_BYTES', 'MANIFEST', 'LOCK_NAME', 'RUN_FOLDER',
-           'UnsafeName', 'check_name', 'check_inside', 'check_not_link', 'reason', 'printable', 'tmp_path',
+           'UnsafeName', 'check_name', 'check_inside', 'check_not_link', 'reason', 'printable', 'tmp_path', 'open_new',
            'create_new', 'write_atomic', 'link_atomic', 'write_new', 'fresh_file', 'move_into', 'remove_file',
            'remove_tree', 'check_regular', 'read_bytes', 'read_text', 'read_manifest', 'made_by', 'record_output',
            'check_output', 'remove_stale_tmp_of', 'write_output', 'check_report_folder', 'remove_output',
@@ -96,11 +96,15 @@ def tmp_path(path, tmp_dir=None):
     return Path(tmp_dir or path.parent) / f'{TMP_PREFIX}{secrets.token_hex(4)}-{path.name}'
 
 
+def open_new(path, mode=0o666):
+    """The file `path`, made and opened for writing only if no entry has that name: `O_CREAT|O_EXCL|O_NOFOLLOW`, so a
+    file or a symbolic link planted there is never written through (`FileExistsError`)."""
+    return os.fdopen(os.open(path, _NEW_FILE, mode), 'wb')
+
+
 def create_new(path, data=b'', mode=0o666):
-    """Create the file `path` holding `data` (bytes), only if no entry has that name: `O_CREAT|O_EXCL|O_NOFOLLOW`, so
-    a file or a symbolic link planted there is never written through (`FileExistsError`)."""
-    fd = os.open(path, _NEW_FILE, mode)
-    with os.fdopen(fd, 'wb') as f:
+    "Create the file `path` holding `data` (bytes) as `open_new` does."
+    with open_new(path, mode) as f:
         f.write(data)
     return Path(path)
 
@@ -125,14 +129,25 @@ def write_atomic(path, data, tmp_dir=None, tmp=None):
 
 
 def link_atomic(src, dst):
-    "Make `dst` another name of the file `src` (a hard link, a copy where links are not supported), atomically."
-    def link(tmp):
-        tmp.unlink()  # `write_atomic` made it empty; `os.link` makes the name again, or fails if another took it
+    """Make `dst` another name of the file `src` (a hard link, a copy where links are not supported), atomically: under
+    a fresh temporary name (`os.link` never replaces nor follows what is there), then `os.replace`."""
+    dst = Path(dst)
+    tmp = tmp_path(dst)
+    try:
         try:
             os.link(src, tmp)
+        except FileExistsError:
+            raise
         except OSError:  # file systems without hard links
-            shutil.copyfile(src, create_new(tmp))
-    return write_atomic(dst, link)
+            with open(src, 'rb') as f, open_new(tmp) as out:
+                shutil.copyfileobj(f, out)
+        os.replace(tmp, dst)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(dst)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return dst
 
 
 def write_new(path, data, mode=0o666):

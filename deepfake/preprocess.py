@@ -10,7 +10,6 @@ __all__ = ['INDEX_COLUMNS', 'SETTINGS', 'INDEX', 'OUTPUT_FOLDERS', 'CROP_NAME', 
 
 # %% ../nbs/13_preprocess.ipynb c28310de
 import contextlib
-import io
 import json
 import os
 import re
@@ -31,8 +30,8 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .detect_server import Detectors, connect, die_with_parent
-from .faces import SETTING_RANGES, Face, FaceExtractor, check_numbers, crop_face, face_settings, track_clip, track_landmarks
-from .files import (MANIFEST, UnsafeName, check_name, check_not_link, create_new, made_by, move_into, private_folder,
+from .faces import Face, FaceExtractor, check_numbers, crop_face, face_settings, track_clip, track_landmarks
+from .files import (MANIFEST, UnsafeName, check_name, check_not_link, create_new, made_by, move_into, open_new, private_folder,
                     remove_file, remove_tree, write_atomic, write_csv, write_output)
 from .sources import IMAGE_EXTENSIONS, read_json
 from .video_io import FrameStream, VideoError, sample_indices
@@ -138,20 +137,14 @@ def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=
 CROP_NAME = re.compile(r'\d+_\d{5}\.jpg')  # <track>_<frame>.jpg, the only files of a crops folder this module makes
 
 
-def _npy(array):
-    "The .npy file of `array`, as bytes."
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 def _save_faces(faces, tmp):
     (tmp / 'crops').mkdir()
     for f in faces:  # encoded here, written by Python: cv2.imwrite reports a full disk only as False
         ok, jpg = cv2.imencode('.jpg', f.crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
         create_new(tmp / 'crops' / f'{f.track}_{f.frame:05d}.jpg', jpg.tobytes())
-    create_new(tmp / 'clip.npy', _npy(track_clip(faces, 0)))
-    create_new(tmp / 'landmarks.npy', _npy(track_landmarks(faces, 0)))
+    for name, array in (('clip.npy', track_clip(faces, 0)), ('landmarks.npy', track_landmarks(faces, 0))):
+        with open_new(tmp / name) as f:
+            np.save(f, array)
 
 
 def video_files(name):
@@ -294,10 +287,10 @@ def write_index(table, out, work=None, fresh=None):
     return index
 
 
-def check_sources(out, table, add=False):
+def check_sources(out, table, add=False, done=None):
     """Refuse (`ValueError`) to mix another data set into FACES unasked: FACES remembers the source roots it was made
     from (`preprocess.json`'s `sources`); a run with a new one needs `add`, and even then no video of it may take
-    the name of a video FACES holds from another file. Returns the sources to record."""
+    the name of a video FACES holds from another file (`done`: its rows, `load_rows`). Returns the sources to record."""
     new = sorted({str(r) for r in table.get('root', pd.Series(dtype=str)).dropna()})
     path = Path(out) / 'preprocess.json'
     known = read_json(path).get('sources') if path.is_file() else None
@@ -305,7 +298,7 @@ def check_sources(out, table, add=False):
     if unknown and not add:
         raise ValueError(f'{out} holds the faces of {", ".join(known)}; {", ".join(unknown)} is new to it: --add adds '
                          "its videos (their names must not be taken), or --out another folder keeps the data sets apart")
-    done = load_rows(out)
+    done = load_rows(out) if done is None else done
     taken = [f"{r['name']} ({r['path']}; FACES has {done[r['name']]['path']})" for r in table.to_dict('records')
              if r['status'] != 'error' and r['name'] in done and done[r['name']].get('path')
              and Path(str(done[r['name']]['path'])).resolve() != Path(str(r['path'])).resolve()]
@@ -315,9 +308,9 @@ def check_sources(out, table, add=False):
     return sorted(set(known or []) | set(new))
 
 
-def _todo(table, out, shard, retry_errors, every=False):
-    "The records of `table` this run extracts (with `every`, also those done already): present, safe, in the shard."
-    done = load_rows(out)
+def _todo(table, done, shard, retry_errors, every=False):
+    """The records of `table` this run extracts (with `every`, also those done already): present, safe, in the shard.
+    `done`: the rows of the videos FACES holds (`load_rows`)."""
     redo = {'error'} if retry_errors else set()
     wanted = [every or n not in done or done[n]['status'] in redo for n in table.name]
     todo = table[(~table.status.isin(['missing', 'error'])).to_numpy() & np.array(wanted, dtype=bool)]
@@ -381,14 +374,15 @@ def preprocess(table, out, frames=32, interval=None, face_size=224, margin=0.3, 
     if problem := faces_folder_problem(out):
         raise ValueError(problem)
     table = table.assign(path=[str(Path(str(p)).resolve()) if isinstance(p, str) and p else p for p in table.path])
-    sources = check_sources(out, table, add)
+    done = load_rows(out)  # read once: 100,000 row files of a DFDC run are read once, not four times
+    sources = check_sources(out, table, add, done)
     out.mkdir(parents=True, exist_ok=True)
     check_settings(out, {**FaceExtractor(**settings).settings(), 'frames': frames, 'interval': interval})
     for sub in OUTPUT_FOLDERS:
         (out / sub).mkdir(exist_ok=True)
     _record_sources(out, sources)
-    table = check_collisions(table, load_rows(out))
-    todo, eligible = _todo(table, out, shard, retry_errors), len(_todo(table, out, shard, True, every=True))
+    table = check_collisions(table, done)
+    todo, eligible = _todo(table, done, shard, retry_errors), len(_todo(table, done, shard, True, every=True))
     if workers is None:
         workers = 'auto' if spawn_safe() else 1
     workers = auto_workers(len(todo)) if workers == 'auto' else max(1, min(workers, len(todo)))  # never idle ones

@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'windows_per_video', 'frame_indices', 'load_frames', 'load_landmarks',
-           'VideoDataset', 'training_videos', 'real_videos', 'VideoDatasets', 'show']
+           'open_clip', 'VideoDataset', 'training_videos', 'real_videos', 'VideoDatasets', 'show']
 
 # %% ../nbs/00_video_dataset.ipynb 1d04000c
 from pathlib import Path
@@ -61,6 +61,15 @@ def load_landmarks(path, indices):
     return torch.from_numpy(np.ascontiguousarray(np.load(points, mmap_mode='r')[indices]))
 
 # %% ../nbs/00_video_dataset.ipynb 5b4561b5
+def open_clip(path):
+    """The packed face clip at `path`, memory-mapped, after checking that it is one: a regular file (a FIFO there would
+    hang a loader for good) of uint8 frames × side × side × 3, at least one frame."""
+    clip = np.load(check_regular(path, 'clip'), mmap_mode='r')
+    if clip.ndim != 4 or clip.shape[3] != 3 or clip.shape[1] != clip.shape[2] or clip.dtype != np.uint8 or not len(clip):
+        raise ValueError(f'an array of {clip.dtype} {tuple(clip.shape)}, not uint8 frames × side × side × 3')
+    return clip
+
+
 class VideoDataset(Dataset):
     """`(clip, landmarks, label)` items of the `split` ('train', 'valid' or 'all') videos of `csv_file`, clips under
     `root_dir/clips`: `clips_per_video` windows of `video_len` uint8 frames a video (random in training, evenly spaced
@@ -97,10 +106,7 @@ class VideoDataset(Dataset):
         crops) with the side of the folder's other clips, and landmarks, when there, of T×5×2."""
         path = self._path(name)
         try:
-            check_regular(path, 'clip')  # a FIFO there would hang the loader for good
-            clip = np.load(path, mmap_mode='r')
-            if clip.ndim != 4 or clip.shape[3] != 3 or clip.shape[1] != clip.shape[2] or clip.dtype != np.uint8:
-                raise ValueError(f'an array of {clip.dtype} {tuple(clip.shape)}, not uint8 frames × side × side × 3')
+            clip = open_clip(path)
             self.face_size = self.face_size or clip.shape[1]
             if clip.shape[1] != self.face_size:
                 raise ValueError(f'frames of {clip.shape[1]}×{clip.shape[1]} pixels, where the faces folder\'s are '

@@ -95,7 +95,7 @@ def test_evaluate_writes_the_report(checkpoint, demo_videos, tmp_path):
     assert 'needs 5 real and 5 fake' in c['skipped'] and c['fit_videos'] + c['held_videos'] == 12
     report = (tmp_path / 'report' / 'report.md').read_text()
     assert '## Calibration' in report and 'Not fitted' in report
-    assert 'video AUC [95%]' in report and 'log loss [95%]' in report and 'Warning: only 6 real and 6 fake' in report
+    assert 'video AUC [95%]' in report and 'log loss [95%]' in report and 'Too few videos to trust:** only 6 real and 6 fake' in report
     for png in ['roc.png', 'reliability.png', 'scores.png', 'worst_faces.png']:
         assert (tmp_path / 'report' / png).stat().st_size > 1000 and f'({png})' in report
     assert (tmp_path / 'report' / 'predictions.csv').exists()
