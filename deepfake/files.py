@@ -129,25 +129,15 @@ def write_atomic(path, data, tmp_dir=None, tmp=None):
 
 
 def link_atomic(src, dst):
-    """Make `dst` another name of the file `src` (a hard link, a copy where links are not supported), atomically: under
-    a fresh temporary name (`os.link` never replaces nor follows what is there), then `os.replace`."""
-    dst = Path(dst)
-    tmp = tmp_path(dst)
-    try:
+    "Make `dst` another name of the file `src` (a hard link, a copy where links are not supported), atomically."
+    def link(tmp):
+        tmp.unlink()  # `write_atomic` made it empty; `os.link` makes the name again, or fails if another took it
         try:
             os.link(src, tmp)
-        except FileExistsError:
-            raise
         except OSError:  # file systems without hard links
             with open(src, 'rb') as f, open_new(tmp) as out:
                 shutil.copyfileobj(f, out)
-        os.replace(tmp, dst)
-    except OSError as e:
-        raise OSError(e.errno, e.strerror or str(e), str(dst)) from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-    return dst
+    return write_atomic(dst, link)
 
 
 def write_new(path, data, mode=0o666):
