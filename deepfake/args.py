@@ -135,6 +135,9 @@ def get_args_parser(add_help=True, raise_errors=False):
                       help='JPEG re-compression quality range of --augment full, LOW ≤ HIGH')
     data.add_argument('--fakes', default='data', choices=['data', 'sbi', 'both'],
                       help="training fakes: the data's, self-blended ones made from its real videos only, or both")
+    data.add_argument('--region', default='face', choices=['face', 'mouth'],
+                      help="what of each face crop the model reads: the face, or the mouth (a square on MTCNN's mouth "
+                           "corners, twice their distance wide, cut again wherever the model is fed)")
     data.add_argument('--blend', default='outline', choices=['outline', 'paper'],
                       help="self-blended fakes' mask: the landmarks' outline, or also the SBI paper's elastic "
                       'deformation and changes to the target half the time')
@@ -215,6 +218,8 @@ def as_flags(options, parser, source, strict=True):
         elif action.nargs == 0:  # store_true
             flags += [flag] if value else []
         elif isinstance(value, (list, tuple)):
+            if action.nargs is None:  # `--region mouth` from ['mouth'] would pass: a stored list is no flag's value
+                parser.error(f'{source}: {key} takes one value, not a list')
             flags += [flag, *map(str, value)]
         else:
             flags += [flag, str(value)]
@@ -251,7 +256,7 @@ def read_recipe(path, parser):
 
 
 MODEL_OPTIONS = ('model_name', 'num_classes', 'embed_dim', 'rnn', 'hidden_size', 'num_layers', 'bidirectional', 'dropout',
-                 'freeze_backbone', 'temporal', 'input_size', 'video_len', 'valid_len')  # what rebuilds a trained model
+                 'freeze_backbone', 'temporal', 'input_size', 'video_len', 'valid_len', 'region')  # what rebuilds a trained model
 
 
 def check_stored(options, source, keys=MODEL_OPTIONS):

@@ -25,7 +25,7 @@ from .files import check_name, check_not_link, check_report_folder, reason, writ
 from .metrics import auc, fake_probability, format_ci, log_loss, with_ci
 from .preprocess import faces_folder_problem, preprocess
 from .sources import detect_layout, read_source
-from .video_dataset import open_clip
+from .video_dataset import clip_landmarks, open_clip
 
 # %% ../nbs/05a_benchmark.ipynb 7c34182d
 def find_sets(root, depth=3):
@@ -72,15 +72,20 @@ def scored_rows(rows, all_videos=False):
 
 # %% ../nbs/05a_benchmark.ipynb 592999cc
 @torch.inference_mode()
-def frame_scores(model, cfg, clip, device='cpu', batch_size=8):
-    "P(FAKE) of every frame of a face clip (uint8 T×S×S×3), scored in windows of the model's `video_len`."
+def frame_scores(model, cfg, clip, device='cpu', batch_size=8, points=None):
+    """P(FAKE) of every frame of a face clip (uint8 T×S×S×3), scored in windows of the model's `video_len`; `points`
+    (T×5×2 landmarks) place the mouth of a model that reads mouths."""
     n, t = len(clip), cfg['video_len']
+    if points is not None and len(points) != n:
+        raise ValueError(f'landmarks of {len(points)} frames for a clip of {n}')
     windows = np.resize(np.arange(n), -(-n // t) * t).reshape(-1, t)
     scores = []
     for start in range(0, len(windows), batch_size):
         idx = windows[start:start + batch_size]
         frames = torch.from_numpy(np.ascontiguousarray(clip[idx.ravel()])).permute(0, 3, 1, 2)
-        x = prepare_clips(frames.unflatten(0, idx.shape).to(device), cfg['input_size'], cfg['mean'], cfg['std'])
+        marks = None if points is None else torch.as_tensor(np.asarray(points)[idx]).to(device)
+        x = prepare_clips(frames.unflatten(0, idx.shape).to(device), cfg['input_size'], cfg['mean'], cfg['std'],
+                          marks, cfg.get('region', 'face'))
         scores.append(fake_probability(model.frame_logits(x)).float().cpu().ravel())
     return torch.cat(scores)[:n].numpy()
 
@@ -96,7 +101,10 @@ def score_videos(model, cfg, faces, rows, index, device='cpu'):
         scores, error = np.array([]), found.error.get(r['name']) if status != 'ok' else None
         if status == 'ok':
             try:
-                scores = frame_scores(model, cfg, open_clip(Path(faces) / 'clips' / f"{r['name']}.npy"), device)
+                path = Path(faces) / 'clips' / f"{r['name']}.npy"
+                clip = open_clip(path)
+                points = clip_landmarks(path) if cfg.get('region') == 'mouth' else None
+                scores = frame_scores(model, cfg, clip, device, points=points)
             except (OSError, ValueError, EOFError) as e:
                 status, error = 'error', reason(e)
         group = r['group'] if isinstance(r['group'], str) and r['group'] else r['name']

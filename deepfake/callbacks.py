@@ -26,7 +26,7 @@ from fastai.distributed import num_distrib, rank_distrib
 from fastai.torch_core import set_seed
 from fastcore.foundation import L
 
-from .augment import ClipAugment, prepare_clips, self_blend
+from .augment import ClipAugment, mouth_clips, prepare_clips, self_blend
 from .checkpoints import CHOICE, checkpoint_file, choose_epoch, save_checkpoint
 from .files import link_atomic, record_output, write_csv, write_output
 from .metrics import operating_threshold, video_metrics, video_scores
@@ -44,45 +44,53 @@ class SeedEachEpoch(Callback):
         self.dls.train.rng = random.Random(self.seed + self.epoch)
 
 # %% ../nbs/02c_callbacks.ipynb 94a8282d
-def augment_batch(clips, points, y, augment, fakes='data', margin=0.3, blend='outline'):
-    "A uint8 training batch with the self-blended partners of its real clips (`fakes` 'sbi' or 'both'), augmented."
+def augment_batch(clips, points, y, augment, fakes='data', margin=0.3, blend='outline', region='face'):
+    """A uint8 training batch with the self-blended partners of its real clips (`fakes` 'sbi' or 'both'), its mouths
+    cut (`region` 'mouth') and augmented. The mouths are cut before the augmentation moves the faces off their
+    landmarks, and after the blending, which needs the whole face."""
     if fakes != 'data':
         reals = y == 0
         clips = torch.cat([clips, self_blend(clips[reals], points[reals], margin, blend)])
         points = torch.cat([points, points[reals]])
         y = torch.cat([y, torch.ones(int(reals.sum()), dtype=y.dtype, device=y.device)])
+    if region == 'mouth':
+        clips = mouth_clips(clips, points, augment.input_size)
     return augment(clips), points, y
 
 
 class WorkerBatch:
     "A DataLoader `create_batch`: collates the training items and runs `augment_batch` on them, in the loader's workers."
-    def __init__(self, augment, fakes='data', margin=0.3, blend='outline'):
-        self.augment, self.fakes, self.margin, self.blend = augment, fakes, margin, blend
+    def __init__(self, augment, fakes='data', margin=0.3, blend='outline', region='face'):
+        self.augment, self.fakes, self.margin, self.blend, self.region = augment, fakes, margin, blend, region
 
     def __call__(self, items):
-        return augment_batch(*fa_collate(items), self.augment, self.fakes, self.margin, self.blend)
+        return augment_batch(*fa_collate(items), self.augment, self.fakes, self.margin, self.blend, self.region)
 
 
 class BatchTransform(Callback):
     """Self-blended partners and augmentation of training batches (unless `in_workers`: `WorkerBatch` did them), then
-    `prepare_clips`."""
+    `prepare_clips` (which cuts the validation clips' mouths for `region` 'mouth'; `augment_batch` cut the training
+    clips' before augmenting them)."""
     order = 1
 
     def __init__(self, input_size, mean, std, augment='full', jpeg_quality=(60, 100), fakes='data', margin=0.3,
-                 in_workers=False, blend='outline'):
+                 in_workers=False, blend='outline', region='face'):
         self.input_size, self.mean, self.std, self.fakes, self.margin = input_size, mean, std, fakes, margin
         self.augment, self.in_workers, self.blend = ClipAugment(input_size, augment, jpeg_quality), in_workers, blend
+        self.region = region
 
     def worker_batch(self):
         "The `create_batch` that does this callback's training work in the loader's workers."
-        return WorkerBatch(self.augment, self.fakes, self.margin, self.blend)
+        return WorkerBatch(self.augment, self.fakes, self.margin, self.blend, self.region)
 
     def before_batch(self):
         clips, points = self.xb
         y = self.yb[0]
         if self.training and not self.in_workers:
-            clips, points, y = augment_batch(clips, points, y, self.augment, self.fakes, self.margin, self.blend)
-        self.learn.xb = (prepare_clips(clips, self.input_size, self.mean, self.std),)
+            clips, points, y = augment_batch(clips, points, y, self.augment, self.fakes, self.margin, self.blend,
+                                             self.region)
+        region = 'face' if self.training else self.region  # training clips are mouths already
+        self.learn.xb = (prepare_clips(clips, self.input_size, self.mean, self.std, points, region),)
         self.learn.yb = (y,)
 
 # %% ../nbs/02c_callbacks.ipynb e1415806

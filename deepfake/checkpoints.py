@@ -144,18 +144,20 @@ def check_norm(values, source, what):
 
 
 def check_data_config(cfg, source):
-    "A stored data config (`input_size`, `video_len`, `mean`, `std`) checked as flags are; a one-line `ValueError`."
+    """A stored data config (`input_size`, `video_len`, `mean`, `std`, and `region` where stored) checked as flags
+    are; a one-line `ValueError`."""
     if not isinstance(cfg, dict) or not {'input_size', 'video_len', 'mean', 'std'} <= set(cfg):
         raise ValueError(f'{source}: not a data config (input_size, video_len, mean, std)')
-    sizes = check_stored(dict(input_size=cfg['input_size'], video_len=cfg['video_len']), source)
+    sizes = check_stored({k: cfg[k] for k in ('input_size', 'video_len', 'region') if k in cfg}, source)
     return {**cfg, **sizes, 'mean': check_norm(cfg['mean'], source, 'mean'), 'std': check_norm(cfg['std'], source, 'std')}
 
 
 def data_config(ckpt, model=None):
-    "What the model takes, as timm's `pretrained_cfg` says it: `input_size`, `video_len`, `mean`, `std`."
+    """What the model takes, as timm's `pretrained_cfg` says it: `input_size`, `video_len`, `mean`, `std`, and the
+    `region` of the face crop it reads ('face' for runs older than the option)."""
     cfg = ckpt.get('data_cfg') or dict(input_size=ckpt['args']['input_size'], video_len=ckpt['args']['video_len'],
                                        mean=list(model.mean), std=list(model.std))
-    return dict(cfg)
+    return {'region': ckpt['args'].get('region', 'face'), **cfg}
 
 
 def model_kwargs(args):

@@ -38,8 +38,9 @@ def score_clips(checkpoint, root_dir, csv_file, split='valid', batch_size=16, de
     ds = VideoDataset(root_dir, csv_file, split=split, video_len=cfg['video_len'])
     scores = []
     for start in range(0, len(ds), batch_size):
-        clips = torch.stack([ds[i][0] for i in range(start, min(start + batch_size, len(ds)))]).to(device)
-        x = prepare_clips(clips, cfg['input_size'], cfg['mean'], cfg['std'])
+        clips, points, _ = zip(*(ds[i] for i in range(start, min(start + batch_size, len(ds)))))
+        x = prepare_clips(torch.stack(clips).to(device), cfg['input_size'], cfg['mean'], cfg['std'],
+                          torch.stack(points).to(device), cfg['region'])
         p = fake_probability(model(x))
         scores += ((p + fake_probability(model(x.flip(-1)))) / 2 if flip else p).tolist()
     return pd.DataFrame(dict(name=ds.videos.name, fake_probability=scores))

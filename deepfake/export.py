@@ -65,7 +65,7 @@ def runtime_meta(model, ckpt, num_classes, video_len=None, format='onnx', quanti
     args, cfg = ckpt['args'], data_config(ckpt, model)
     return dict(model_name=args['model_name'], video_len=int(video_len or cfg['video_len']),
                 input_size=int(cfg['input_size']), mean=[float(v) for v in cfg['mean']],
-                std=[float(v) for v in cfg['std']], num_classes=int(num_classes),
+                std=[float(v) for v in cfg['std']], region=cfg['region'], num_classes=int(num_classes),
                 preprocess=ckpt.get('preprocess'), format=format, quantize=quantize, opset=opset,
                 input='clips', input_layout='B,T,3,H,W float32, RGB in [0,1] then (x - mean) / std',
                 outputs=['frame_logits', 'video_logits'],
@@ -204,7 +204,8 @@ def read_sidecar(path):
     if not isinstance(meta, dict) or not {'video_len', 'mean', 'std', 'num_classes', 'model_name'} <= set(meta):
         raise ValueError(f'{sidecar}: not the sidecar of an export (video_len, mean, std, num_classes, model_name)')
     meta.setdefault('input_size', meta.get('crop_size'))  # the name until 0.2
-    cfg = check_data_config({k: meta[k] for k in ('input_size', 'video_len', 'mean', 'std')}, sidecar)
+    meta.setdefault('region', 'face')  # exports older than the option read faces
+    cfg = check_data_config({k: meta[k] for k in ('input_size', 'video_len', 'mean', 'std', 'region')}, sidecar)
     check_threshold(meta.get('threshold'), sidecar)
     return {**meta, **cfg, **check_stored(dict(num_classes=meta['num_classes'], model_name=meta['model_name']), sidecar),
             'preprocess': face_settings(meta.get('preprocess'), sidecar)}
@@ -218,7 +219,8 @@ class ExportedModel:
         self.mean, self.std = tuple(m['mean']), tuple(m['std'])
         self.video_len, self.input_size, self.num_classes = m['video_len'], m['input_size'], m['num_classes']
         self.model_name, self.settings = m['model_name'], m.get('preprocess')
-        self.data_cfg = dict(input_size=self.input_size, video_len=self.video_len, mean=self.mean, std=self.std)
+        self.data_cfg = dict(input_size=self.input_size, video_len=self.video_len, mean=self.mean, std=self.std,
+                             region=m['region'])
 
     def eval(self):
         return self
@@ -272,8 +274,9 @@ def dataset_clips(root_dir, runtime, csv_file='videos_df.csv', split='all'):
     "(clips N×T×3×H×W, labels) of a split of preprocessed faces, fed as `runtime` (an export or its sidecar) wants."
     m = runtime if isinstance(runtime, dict) else runtime.meta
     ds = VideoDataset(root_dir, csv_file, split=split, video_len=m['video_len'])
-    clips, _, labels = zip(*(ds[i] for i in range(len(ds))))
-    return prepare_clips(torch.stack(clips), m['input_size'], m['mean'], m['std']), list(labels)
+    clips, points, labels = zip(*(ds[i] for i in range(len(ds))))
+    return prepare_clips(torch.stack(clips), m['input_size'], m['mean'], m['std'], torch.stack(points),
+                         m.get('region', 'face')), list(labels)
 
 
 def check_export(checkpoint, exported, clips, labels=None):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .faces import FaceExtractor, face_settings
+from .faces import FaceExtractor, face_settings, track_landmarks
 from .files import check_output, write_csv, write_output
 from .models import pick_device
 from .preprocess import extract_video
@@ -131,15 +131,16 @@ class Detector:
             self.frames = 32
         keys = ('face_size', 'margin', 'detect_size', 'detect_every', 'thresholds', 'min_face_size')
         self.extractor = FaceExtractor(**{k: settings[k] for k in keys if k in settings}, device=self.device)
-        self.mean, self.std = cfg['mean'], cfg['std']
+        self.mean, self.std, self.region = cfg['mean'], cfg['std'], cfg.get('region', 'face')
 
     def track_clip(self, faces):
         "A model input (1×T×C×H×W) from one track's faces, and the frame index of each of its T positions."
         faces = sorted(faces, key=lambda f: f.frame)
-        pick = frame_indices(len(faces), self.video_len, train=False)
-        crops = torch.from_numpy(np.stack([faces[i].crop for i in pick])).permute(0, 3, 1, 2)
-        x = prepare_clips(crops[None].to(self.device), self.input_size, self.mean, self.std)
-        return x, [faces[i].frame for i in pick]
+        picked = [faces[i] for i in frame_indices(len(faces), self.video_len, train=False)]
+        crops = torch.from_numpy(np.stack([f.crop for f in picked])).permute(0, 3, 1, 2)
+        points = torch.from_numpy(track_landmarks(picked, picked[0].track))[None]
+        x = prepare_clips(crops[None].to(self.device), self.input_size, self.mean, self.std, points, self.region)
+        return x, [f.frame for f in picked]
 
     @torch.inference_mode()
     def logits(self, x):
@@ -172,6 +173,10 @@ class Detector:
         target = ClassifierOutputTarget(LABELS['FAKE'] if self.num_classes > 1 else 0)
         with GradCAM(model=_OneClip(self.model), target_layers=[layer]) as cam:
             maps = cam(input_tensor=x[0], targets=[target])  # T×H×W in [0, 1]
+        if self.region == 'mouth':  # the map lies over the mouth the model read: its input, unnormalized
+            mean, std = (torch.tensor(v, device=x.device)[:, None, None] for v in (self.mean, self.std))
+            views = (x[0] * std + mean).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+            return [(frame, show_cam_on_image(v, m, use_rgb=True)) for frame, v, m in zip(frames, views, maps)]
         by_frame = {f.frame: f.crop for f in faces}
         return [(frame, show_cam_on_image(cv2.resize(by_frame[frame], m.shape[::-1]) / 255, m, use_rgb=True))
                 for frame, m in zip(frames, maps)]

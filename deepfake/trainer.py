@@ -262,13 +262,13 @@ def _fit(args, ckpt, exp_dir, cbs):
             raise ValueError(f'--grad_checkpointing: the backbone of {args.model_name} is no timm model, which has it')
         model.backbone.set_grad_checkpointing(True)
     extra = dict(data_cfg=dict(input_size=args.input_size, video_len=args.valid_len or args.video_len,
-                               mean=list(model.mean), std=list(model.std)))
+                               mean=list(model.mean), std=list(model.std), region=args.region))
     if settings := preprocess_settings(args.root_dir):
         extra['preprocess'] = settings
     # on a CPU the blending and augmentation run in the loader's workers, beside the step (see deepfake.callbacks)
     batches = BatchTransform(args.input_size, model.mean, model.std, args.augment, args.jpeg_quality, args.fakes,
                              extra.get('preprocess', {}).get('margin', 0.3), in_workers=device.type == 'cpu',
-                             blend=args.blend)
+                             blend=args.blend, region=args.region)
     dls = build_dataloaders(args, device, batches.worker_batch() if batches.in_workers else None)
     if rank_distrib() == 0:
         print(describe_epoch(dls, args), flush=True)

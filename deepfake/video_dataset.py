@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'windows_per_video', 'frame_indices', 'load_frames', 'load_landmarks',
-           'open_clip', 'VideoDataset', 'training_videos', 'real_videos', 'VideoDatasets', 'show']
+           'clip_landmarks', 'open_clip', 'VideoDataset', 'training_videos', 'real_videos', 'VideoDatasets', 'show']
 
 # %% ../nbs/00_video_dataset.ipynb 1d04000c
 from pathlib import Path
@@ -61,6 +61,17 @@ def load_landmarks(path, indices):
     return torch.from_numpy(np.ascontiguousarray(np.load(points, mmap_mode='r')[indices]))
 
 # %% ../nbs/00_video_dataset.ipynb 5b4561b5
+def clip_landmarks(path):
+    "All landmarks (T×5×2 float32) of the clip at `path`, from the regular file `<clip>.landmarks.npy`; None if absent."
+    points = Path(path).with_suffix('.landmarks.npy')
+    if not (points.exists() or points.is_symlink()):
+        return None
+    landmarks = np.load(check_regular(points, 'landmarks'))
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (5, 2):
+        raise ValueError(f'{points}: landmarks of shape {tuple(landmarks.shape)}, not frames×5×2')
+    return landmarks.astype(np.float32)
+
+
 def open_clip(path):
     """The packed face clip at `path`, memory-mapped, after checking that it is one: a regular file (a FIFO there would
     hang a loader for good) of uint8 frames × side × side × 3, at least one frame."""
