@@ -13,6 +13,9 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+
+from . import import_torchvision
+import_torchvision()  # torchvision without torch._dynamo: see deepfake.import_torchvision
 from facenet_pytorch import MTCNN
 
 from .args import SETTING_RANGES

@@ -9,6 +9,9 @@ __all__ = ['area_crops', 'summed_area', 'detect_faces', 'nms_per_frame', 'max_po
 import cv2
 import numpy as np
 import torch
+
+from . import import_torchvision
+import_torchvision()  # torchvision without torch._dynamo: see deepfake.import_torchvision
 from torchvision.ops import nms
 from facenet_pytorch.models.utils.detect_face import (bbreg, fixed_batch_process, generateBoundingBox, imresample,
                                                       nms_numpy, pad, rerec)

@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import ConcatDataset, Dataset
+
+from . import import_torchvision
+import_torchvision()  # torchvision without torch._dynamo: see deepfake.import_torchvision
 from torchvision.utils import make_grid
 
 from .faces import face_settings

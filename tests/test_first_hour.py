@@ -24,6 +24,42 @@ def test_help_imports_nothing_heavy(argv):
         assert out.stdout.strip().splitlines()[-1] == '[]', (argv, extra, out.stdout[-500:], out.stderr[-500:])
 
 
+COMPILER = ('torch._dynamo', 'sympy', 'torchvision.transforms.v2', 'timm', 'fastai')
+
+
+def test_predict_imports_no_compiler(tiny_checkpoint, demo_videos, tmp_path):
+    """A cold `deepfake predict` (issue 39: 3 s) of a torchvision model never imports torch.compile's tracer
+    (torch._dynamo, with sympy: over a second), which torchvision's ops, its v2 transforms and timm's models import
+    when they are imported, nor timm or fastai."""
+    video = sorted(demo_videos.rglob('*.mp4'))[0]
+    code = ('import sys; from deepfake.cli import main\n'
+            f'code = main(sys.argv[1:])\nprint(code, sorted(m for m in {COMPILER!r} if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code, 'predict', str(tiny_checkpoint), str(video), '--frames', '4',
+                          '--out', str(tmp_path / 'p.csv')], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == '0 []', (out.stdout[-500:], out.stderr[-500:])
+    assert pd.read_csv(tmp_path / 'p.csv').label.between(0, 1).all()
+
+
+def test_torchvision_without_dynamo_leaves_dynamo_whole():
+    """`deepfake.import_torchvision`'s stand-in for torch._dynamo.utils is gone once torchvision is imported:
+    roi_align's `is_compile_supported` answers as the real one does, and torch.compile still works."""
+    code = """import sys
+import torch
+import deepfake.faces
+assert 'torch._dynamo' not in sys.modules and 'torch._dynamo.utils' not in sys.modules
+roi_align = sys.modules['torchvision.ops.roi_align']
+asked = [roi_align.is_compile_supported(d) for d in ('cpu', 'cuda', 'mps')]
+import torch._dynamo.utils
+assert asked == [torch._dynamo.utils.is_compile_supported(d) for d in ('cpu', 'cuda', 'mps')], asked
+assert torch.compile(lambda x: x * 2, backend='eager')(torch.ones(2)).tolist() == [2.0, 2.0]
+import torchvision
+boxes = torch.tensor([[0, 1.0, 1.0, 9.0, 9.0]])
+assert torchvision.ops.roi_align(torch.rand(1, 3, 16, 16), boxes, 3).shape == (1, 3, 3, 3)
+print('ok')"""
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'ok', out.stderr[-1000:]
+
+
 def test_one_group_has_no_interval():
     "A bootstrap over one group (or one real) has no spread to show: no interval, and the reason why."
     y, p = np.array([0, 1, 1, 1]), np.array([0.2, 0.9, 0.6, 0.4])

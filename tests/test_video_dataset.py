@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from deepfake.augment import ClipAugment, jpeg, prepare_clips, self_blend
+from deepfake.augment import ClipAugment, jpeg, prepare_clips, resize_frames, self_blend
 from deepfake.video_dataset import VideoDataset, frame_indices, show
 
 matplotlib.use('Agg')
@@ -117,6 +117,28 @@ def test_jpeg_and_prepare(faces):
     assert again.dtype == torch.uint8 and again.shape == clip.shape and not torch.equal(again, clip)
     ready = prepare_clips(clip[None], 32, mean=(0.5,) * 3, std=(0.25,) * 3)
     assert ready.shape == (1, 4, 3, 32, 32) and ready.dtype == torch.float32 and ready.min() >= -2 and ready.max() <= 2
+
+
+@pytest.mark.parametrize('dtype', [torch.uint8, torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize('layout', ['crops', 'contiguous', 'one_of_a_batch'])
+def test_resize_and_prepare_as_torchvision(dtype, layout):
+    """`resize_frames` and `prepare_clips`, written without torchvision.transforms.v2 (which imports torch._dynamo),
+    give v2's `resize` and `normalize` numbers to the bit: smaller and larger, a single frame and a batch, the
+    channels-last crops predict stacks, contiguous frames, and a frame cut out of a batch."""
+    from torchvision.transforms.v2 import functional as TF
+    g = torch.Generator().manual_seed(0)
+    for n, side, size in [(1, 64, 32), (8, 64, 48), (5, 40, 72)]:
+        pixels = torch.randint(0, 256, (n + 2, side, side, 3), dtype=torch.uint8, generator=g).permute(0, 3, 1, 2)
+        frames = {'crops': pixels[:n], 'contiguous': pixels[:n].contiguous(), 'one_of_a_batch': pixels[1:2]}[layout]
+        frames = frames.to(dtype) if dtype == torch.uint8 else (frames.to(dtype) / 255)
+        expected = TF.resize(frames, [size, size], antialias=True)
+        got = resize_frames(frames, size)
+        assert got.dtype == expected.dtype and got.is_contiguous(memory_format=torch.channels_last) == \
+            expected.is_contiguous(memory_format=torch.channels_last) and torch.equal(got, expected), (n, side, size)
+        if dtype == torch.uint8:
+            mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+            expected = TF.normalize(TF.resize(frames, [size, size], antialias=True).float().div_(255), list(mean), list(std))
+            assert torch.equal(prepare_clips(frames[None], size, mean, std)[0], expected)
 
 
 def test_self_blend_shapes_ranges_and_one_draw_per_clip(faces):
