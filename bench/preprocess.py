@@ -107,7 +107,8 @@ STAGES = ['start-up', 'decode', 'colour conversion', 'detection (downscale, MTCN
 LIBRARY_STAGES = {
     ('video_io.py', 'decode'): 'decode', ('video_io.py', '__init__'): 'decode', ('video_io.py', '_open'): 'decode',
     ('video_io.py', 'rgb'): 'colour conversion', ('video_io.py', '__getitem__'): 'colour conversion',
-    ('faces.py', 'downscale'): 'detection (downscale, MTCNN)', ('faces.py', 'detect_small'): 'detection (downscale, MTCNN)',
+    ('faces.py', 'downscale'): 'detection (downscale, MTCNN)',
+    ('faces.py', 'detect_small'): 'detection (downscale, MTCNN)',
     ('faces.py', 'mtcnn'): 'start-up',
     ('faces.py', 'assign_tracks'): 'landmarks, tracking', ('faces.py', 'interpolate_boxes'): 'landmarks, tracking',
     ('faces.py', 'face'): 'landmarks, tracking', ('faces.py', 'track_landmarks'): 'landmarks, tracking',
@@ -141,7 +142,7 @@ def stage_seconds(stats, roots):
         if not table[func][4]:  # called by nothing profiled
             return {'other': 1.0}
         # callers on the way up already are a recursive call (torch's modules call modules): followed once
-        up = {c: (v[2] or v[3], shares(c, path | {func})) for c, v in table[func][4].items() if c not in path}
+        up = {c: (v[2] or v[3] or 1e-9, shares(c, path | {func})) for c, v in table[func][4].items() if c not in path}
         total = sum(weight for weight, found in up.values() if found)
         result = {}
         for weight, found in up.values():
@@ -171,7 +172,7 @@ def profile_library(clips, work):
 
 
 def profile_script(clips):
-    "{stage: CPU seconds} of the DFDC winner's script on `clips`, run unchanged in this process (its MTCNN build is start-up)."
+    "{stage: CPU seconds} of the DFDC winner's script on `clips`, run unchanged here (MTCNN's build: start-up)."
     threads, argv = torch.get_num_threads(), sys.argv
     sys.argv = [str(WINNER), '0.25', *map(str, clips)]
     profiler = cProfile.Profile(time.process_time)
@@ -185,7 +186,7 @@ def profile_script(clips):
 
 
 def profile_one(who):
-    "Print the {stage: CPU seconds a video} of `who` ('library' or 'script') on the DFDC clips as JSON (`--profile_one`)."
+    "Print {stage: CPU seconds a video} of `who` ('library' or 'script') on the DFDC clips as JSON (`--profile_one`)."
     dfdc = read_source(DATA / 'dfdc_sample')
     dfdc = dfdc[dfdc.status != 'missing']
     __import__('facenet_pytorch')  # imported before profiling: the script's imports are no stage
@@ -268,7 +269,8 @@ def print_profile(seconds, measured=None):
     for name in names:
         lib, scr = rows['library'][name], rows['script'][name]
         print(f'| {name} | {lib:.3f} | {lib / totals["library"]:.0%} | {scr:.3f} | {scr / totals["script"]:.0%} |')
-    print(f'| total{" (= 2 x steady wall)" if measured else ""} | {totals["library"]:.3f} | | {totals["script"]:.3f} | |')
+    total = 'total (= 2 x steady wall)' if measured else 'total'
+    print(f'| {total} | {totals["library"]:.3f} | | {totals["script"]:.3f} | |')
     if measured:
         print(f"start-up, once a run (s): library {np.mean(measured['library']['startup']):.1f}, "
               f"script {np.mean(measured['script']['startup']):.1f}")
@@ -288,13 +290,14 @@ def against_main(args):
         print_profile(seconds, measured)
     if measured:
         lib, script = (float(np.mean(measured[w]['steady'])) for w in ('library', 'script'))
+        cpu, startup = ({w: float(np.mean(measured[w][k])) for w in measured} for k in ('cpu', 'startup'))
         ratios = [s / l for l, s in zip(measured['library']['steady'], measured['script']['steady'])]
         print(f"against the DFDC winner's script, steady state (4 -> 12 clips, {args.rounds} alternated rounds): "
               f'library {lib:.2f} s/video ({60 / lib:.1f} videos/min, '
-              f"{np.mean(measured['library']['cpu']):.2f} CPU s, start-up {np.mean(measured['library']['startup']):.1f} s), "
-              f"script {script:.2f} s/video ({60 / script:.1f} videos/min, {np.mean(measured['script']['cpu']):.2f} CPU s, "
-              f"start-up {np.mean(measured['script']['startup']):.1f} s); ratio {script / lib:.2f}x (rounds: "
-              f"{', '.join(f'{r:.2f}' for r in ratios)}; target >= 1.4); load {os.getloadavg()[0]:.1f} after")
+              f"{cpu['library']:.2f} CPU s, start-up {startup['library']:.1f} s), script {script:.2f} s/video "
+              f"({60 / script:.1f} videos/min, {cpu['script']:.2f} CPU s, start-up {startup['script']:.1f} s); "
+              f"ratio {script / lib:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 1.4); "
+              f'load {os.getloadavg()[0]:.1f} after')
 
 
 def main():
