@@ -210,11 +210,12 @@ def _publish(tmp, out, name):
         move_into(p, out / 'crops' / name / p.name)
 
 
-def process_video(record, extractor, out, frames=32, interval=None, work=None, threads=0):
-    "Extract, save and record one video; returns its index row. `work`: a private folder inside `out` (made when None)."
+def process_video(record, extractor, out, frames=32, interval=None, work=None, threads=0, ahead=0):
+    """Extract, save and record one video; returns its index row. `work`: a private folder inside `out` (made when
+    None). `ahead`: see `extract_video`."""
     if work is None:
         with private_folder(Path(out) / '.tmp') as work:
-            return process_video(record, extractor, out, frames, interval, work, threads)
+            return process_video(record, extractor, out, frames, interval, work, threads, ahead)
     out, name, start = Path(out), check_name(record['name'], 'video name'), time.perf_counter()
     row = _index_row(record)
     try:
@@ -223,7 +224,7 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None, t
         return {**row, 'status': 'error', 'error': str(e), 'seconds': 0.0}
     tmp = Path(tempfile.mkdtemp(dir=work))
     try:
-        row['frames'], faces = extract_video(record, extractor, frames, interval, threads=threads)
+        row['frames'], faces = extract_video(record, extractor, frames, interval, ahead=ahead, threads=threads)
         row['faces'], row['tracks'] = len(faces), len({f.track for f in faces})
         row['status'] = 'ok' if faces else 'no_face'
         if faces:
@@ -241,6 +242,7 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None, t
 
 # %% ../nbs/13_preprocess.ipynb 9a5350b6
 _worker = {}
+WORKER_AHEAD = 16  # sampled frames a worker decodes ahead of the detector process's answers (about 50 MB at 1080p)
 
 
 def _init_worker(settings, threads, out, frames, interval, work, parent, detectors):
@@ -249,13 +251,19 @@ def _init_worker(settings, threads, out, frames, interval, work, parent, detecto
     extractor = FaceExtractor(**settings)
     if detectors:  # MTCNN runs in a detector process: this worker never builds it (nor a CUDA context)
         extractor.detector = connect(*detectors)
+    # with MTCNN in a detector process, the worker would sit idle while it waits for the boxes: a decoder thread goes
+    # on decoding meanwhile (PyAV lets go of the GIL while it decodes). Not beside MTCNN in the same process: the two
+    # would share the worker's one core.
+    ahead = WORKER_AHEAD if detectors else 0
     # the worker's share of the cores, for the decoder too
-    _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work, threads=threads)
+    _worker.update(extractor=extractor, out=out, frames=frames, interval=interval, work=work, threads=threads,
+                   ahead=ahead)
 
 
 def _work(record):
     w = _worker
-    return process_video(record, w['extractor'], w['out'], w['frames'], w['interval'], w['work'], w['threads'])
+    return process_video(record, w['extractor'], w['out'], w['frames'], w['interval'], w['work'], w['threads'],
+                         w['ahead'])
 
 # %% ../nbs/13_preprocess.ipynb 9e2f6c1c
 def load_rows(out):
