@@ -318,7 +318,11 @@ def main():
     args = p.parse_args()
     if args.profile_one:
         return profile_one(args.profile_one)
+    if not (DATA / 'dfdc_sample').is_dir():
+        return print(f'preprocess: skipped, {DATA / "dfdc_sample"} is absent (the project\'s test data)')
     if args.against or args.profile:
+        if not WINNER.is_file():
+            return print(f"preprocess: skipped, {WINNER} is absent (the DFDC winner's script)")
         return against_main(args)
     detect_server = args.detect_server != 'off'
     device = pick_device(args.device)
