@@ -57,6 +57,7 @@ from deepfake.video_io import read_frames
 from seeds import seeds_detections, seeds_mtcnn  # bench/seeds.py, beside this script
 
 DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+CORES = os.cpu_count()
 WINNER = Path(__file__).resolve().parents[1].parent / 'shared' / 'bench' / 'dfdc_winner_baseline.py'
 
 
@@ -228,7 +229,7 @@ def against_winner(clips, rounds, workers, detect_server, work):
     """Steady state (s a video: the slope between 4 and 12 copies of `clips`), start-up and CPU s a video of the
     library (`workers`, fresh processes) and of the DFDC winner's script, alternated; each a list over the rounds."""
     folders = {n: read_sources([repeated(clips, n // len(clips), Path(work) / f'winner{n}')]) for n in (4, 12)}
-    assert len(folders[4]) == 4 and len(folders[12]) == 12, 'the slope is taken between 4 and 12 videos' 
+    assert len(folders[4]) == 4 and len(folders[12]) == 12, 'the slope is taken between 4 and 12 videos'
     commands = {
         'library': lambda n, out: [sys.executable, '-c', LIBRARY_RUN, str(Path(work) / f'winner{n}'), str(out),
                                    str(workers), detect_server],
@@ -261,7 +262,8 @@ def print_profile(seconds, measured=None):
             # for the library, moving frames and boxes between processes (negative: the split processes spend less
             # than one); for the script, one process, only the two measures' difference
             stages['real run beyond the profile: inter-process hand-off'] = cpu - sum(stages.values())
-            stages['cores not used by it (idle, or taken by other jobs): 2 x steady wall - CPU'] = 2 * steady - cpu
+            stages[f'cores not used by it (idle, or taken by other jobs): {CORES} x steady wall - CPU'] = \
+                CORES * steady - cpu
     names = list(rows['library'])
     totals = {who: sum(r.values()) for who, r in rows.items()}
     print('| stage (core-seconds a video) | library | share | script | share |')
@@ -269,7 +271,7 @@ def print_profile(seconds, measured=None):
     for name in names:
         lib, scr = rows['library'][name], rows['script'][name]
         print(f'| {name} | {lib:.3f} | {lib / totals["library"]:.0%} | {scr:.3f} | {scr / totals["script"]:.0%} |')
-    total = 'total (= 2 x steady wall)' if measured else 'total'
+    total = f'total (= {CORES} x steady wall)' if measured else 'total'
     print(f'| {total} | {totals["library"]:.3f} | | {totals["script"]:.3f} | |')
     if measured:
         print(f"start-up, once a run (s): library {np.mean(measured['library']['startup']):.1f}, "
