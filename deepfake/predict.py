@@ -8,7 +8,6 @@ __all__ = ['AGGREGATES', 'SUBMISSION_FALLBACK', 'READ_AHEAD', 'PREDICT_HEAP', 'P
            'write_predictions']
 
 # %% ../nbs/04_predict.ipynb 56903d14
-import contextlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +23,13 @@ import torch
 from .faces import FaceExtractor, face_settings, track_landmarks
 from .files import check_output, write_csv, write_output
 from .models import pick_device
-from .preprocess import extract_video
+from .preprocess import beside_decoder, extract_video
 from .sources import read_sources
 from .checkpoints import checkpoint_file, data_config, load_model
 from .metrics import confident_mean, fake_probability
 from .augment import prepare_clips
 from .video_dataset import LABELS, frame_indices
-from .video_io import VideoError, set_heap
+from .video_io import MTCNN_HEAP, VideoError, set_heap
 
 # %% ../nbs/04_predict.ipynb fa3543cc
 AGGREGATES = ('confident', 'mean', 'model')
@@ -75,22 +74,7 @@ class Prediction:
 
 # %% ../nbs/04_predict.ipynb 29d851bb
 READ_AHEAD = 8  # sampled frames decoded ahead of the face detector, for one video's latency
-PREDICT_HEAP = dict(mmap_threshold=32 << 20, trim_threshold=64 << 20, arenas=1)  # glibc's heap for a predicting process
-
-
-@contextlib.contextmanager
-def _beside_decoder(device):
-    """Split the cores between a decoder thread and the face detector running in this thread: yields the decoder's
-    FFmpeg threads and meanwhile sets torch's threads here. On a CPU half each (1 and 1 on 2 cores); on a GPU the
-    decoder takes FFmpeg's choice (0, about one a core) and torch keeps its threads."""
-    n = torch.get_num_threads()
-    decoder = max(1, n // 2) if str(device) == 'cpu' else 0
-    # OpenMP's thread count is the calling thread's own: the model scoring in another thread keeps all of its threads
-    torch.set_num_threads(max(1, n - decoder) if decoder else n)
-    try:
-        yield decoder
-    finally:
-        torch.set_num_threads(n)
+PREDICT_HEAP = MTCNN_HEAP  # glibc's heap for a predicting process, which runs MTCNN beside its decoder
 
 
 def stored_threshold(threshold, aggregate):
@@ -198,7 +182,7 @@ class Detector:
         try:
             if not read_ahead:
                 return extract_video(record, self.extractor, self.frames, self.interval, **limits)
-            with _beside_decoder(self.device) as threads:
+            with beside_decoder(self.device) as threads:
                 return extract_video(record, self.extractor, self.frames, self.interval, READ_AHEAD, threads, **limits)
         except (VideoError, OSError, ValueError, RuntimeError) as e:
             return e

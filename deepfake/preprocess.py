@@ -4,9 +4,9 @@
 
 # %% auto 0
 __all__ = ['INDEX_COLUMNS', 'SETTINGS', 'INDEX', 'OUTPUT_FOLDERS', 'CROP_NAME', 'VIDEOS_PER_WORKER', 'WORKER_MEMORY',
-           'faces_folder_problem', 'check_settings', 'parse_shard', 'in_shard', 'extract_video', 'video_files',
-           'check_collisions', 'process_video', 'load_rows', 'write_index', 'check_sources', 'spawn_safe',
-           'auto_workers', 'preprocess']
+           'faces_folder_problem', 'check_settings', 'parse_shard', 'in_shard', 'beside_decoder', 'extract_video',
+           'video_files', 'check_collisions', 'process_video', 'load_rows', 'write_index', 'check_sources',
+           'spawn_safe', 'auto_workers', 'preprocess']
 
 # %% ../nbs/13_preprocess.ipynb c28310de
 import contextlib
@@ -34,7 +34,7 @@ from .faces import Face, FaceExtractor, check_numbers, crop_face, face_settings,
 from .files import (MANIFEST, UnsafeName, check_name, check_not_link, create_new, made_by, move_into, open_new, private_folder,
                     remove_file, remove_tree, write_atomic, write_csv, write_output)
 from .sources import IMAGE_EXTENSIONS, read_json
-from .video_io import FrameStream, VideoError, sample_indices
+from .video_io import MTCNN_HEAP, FrameStream, VideoError, sample_indices, set_heap, trim_heap
 
 # %% ../nbs/13_preprocess.ipynb d7648202
 INDEX_COLUMNS = ['name', 'path', 'label', 'original', 'group', 'source', 'method', 'frames', 'faces', 'tracks',
@@ -119,6 +119,21 @@ def _read_face_images(folder, extractor, frames, interval):
         crop = crop_face(image[..., ::-1], (0, 0, w, h), margin=0, size=extractor.face_size)
         faces.append(Face(int(i), 0, (0.0, 0.0, float(w), float(h)), 1.0, crop))  # landmarks unknown
     return len(faces), faces
+
+
+@contextlib.contextmanager
+def beside_decoder(device):
+    """Split the cores between a decoder thread and the face detector running in this thread: yields the decoder's
+    FFmpeg threads and meanwhile sets torch's threads here. On a CPU half each (1 and 1 on 2 cores); on a GPU the
+    decoder takes FFmpeg's choice (0, about one a core) and torch keeps its threads."""
+    n = torch.get_num_threads()
+    decoder = max(1, n // 2) if str(device) == 'cpu' else 0
+    # OpenMP's thread count is the calling thread's own: the model scoring in another thread keeps all of its threads
+    torch.set_num_threads(max(1, n - decoder) if decoder else n)
+    try:
+        yield decoder
+    finally:
+        torch.set_num_threads(n)
 
 
 def extract_video(record, extractor, frames=32, interval=None, ahead=0, threads=0, **limits):
@@ -242,7 +257,7 @@ def process_video(record, extractor, out, frames=32, interval=None, work=None, t
 
 # %% ../nbs/13_preprocess.ipynb 9a5350b6
 _worker = {}
-WORKER_AHEAD = 16  # sampled frames a worker decodes ahead of the detector process's answers (about 50 MB at 1080p)
+WORKER_AHEAD = 16  # sampled frames decoded ahead of MTCNN (in a detector process, or here) (about 50 MB at 1080p)
 
 
 def _init_worker(settings, threads, out, frames, interval, work, parent, detectors):
@@ -349,9 +364,15 @@ def auto_workers(n_videos):
 def _run(todo, settings, out, frames, interval, workers, detect_server, work):
     "Yield the row of each video as it finishes: in this process, or in `workers` processes (and their detectors)."
     if workers <= 1:
+        # MTCNN here, beside a decoder thread (as predict runs it): a fifth less time and 100 MB less at 300 frames than
+        # decoding and detecting in turns, and its tensors from the heap, not fresh pages (BENCHMARKS, issue 41)
+        set_heap(**MTCNN_HEAP)
         extractor = FaceExtractor(**settings)
-        for record in todo:
-            yield process_video(record, extractor, out, frames, interval, work)
+        with beside_decoder(settings['device']) as threads:
+            for record in todo:
+                row = process_video(record, extractor, out, frames, interval, work, threads, WORKER_AHEAD)
+                trim_heap()  # else the heap keeps a little more a video
+                yield row
         return
     threads = max(1, torch.get_num_threads() // workers)
     with contextlib.ExitStack() as stack:  # closed in reverse: the workers first, then the detectors they call
