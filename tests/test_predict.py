@@ -118,7 +118,7 @@ def test_predict_real_dfdc_sample(checkpoint):
 
 
 def test_a_predicting_process_keeps_its_tensors_in_the_heap(checkpoint):
-    """A warm prediction of a 1080p clip reuses glibc's heap (`PREDICT_HEAP`) instead of mapping fresh pages for
+    """A warm prediction of a 1080p clip reuses glibc's heap (`MTCNN_HEAP`) instead of mapping fresh pages for
     MTCNN's and the model's tensors: about 350,000 page faults a clip under preprocessing's 1 MB mmap threshold."""
     import platform
     import resource
@@ -132,9 +132,9 @@ def test_a_predicting_process_keeps_its_tensors_in_the_heap(checkpoint):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 100_000
 
 
-@pytest.mark.parametrize('heap, new_heaps', [('dict(PREDICT_HEAP, arenas=0)', 1), ('PREDICT_HEAP', 0)])
+@pytest.mark.parametrize('heap, new_heaps', [('dict(MTCNN_HEAP, arenas=0)', 1), ('MTCNN_HEAP', 0)])
 def test_a_predicting_process_keeps_its_threads_in_one_heap(heap, new_heaps, tmp_path):
-    """`PREDICT_HEAP`'s `arenas=1`: a thread started later (the decoder's) allocates from a heap there is, where by
+    """`MTCNN_HEAP`'s `arenas=1`: a thread started later (the decoder's) allocates from a heap there is, where by
     default glibc gives it a heap (arena) of its own. Counted by `malloc_info` in a fresh process, since the setting
     is process-wide and cannot be undone."""
     import platform
@@ -143,8 +143,7 @@ def test_a_predicting_process_keeps_its_threads_in_one_heap(heap, new_heaps, tmp
     if platform.libc_ver()[0] != 'glibc':
         pytest.skip('a setting of glibc, which this C library is not')
     code = f"""import ctypes, threading, numpy as np
-from deepfake.predict import PREDICT_HEAP
-from deepfake.video_io import set_heap
+from deepfake.video_io import MTCNN_HEAP, set_heap
 libc = ctypes.CDLL('libc.so.6')
 libc.fopen.restype = ctypes.c_void_p
 def report(name):
