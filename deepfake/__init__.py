@@ -50,3 +50,40 @@ def import_torchvision():
     finally:
         if sys.modules.get('torch._dynamo.utils') is stand_in:
             del sys.modules['torch._dynamo.utils']
+
+
+def import_timm():
+    """timm, imported when it is not yet without importing `torch._dynamo`: the library's functions that build timm
+    models call this instead of `import timm`.
+
+    `import timm` imports every model definition, and timm 1.0.31's `models/naflexvit.py` decorates four methods with
+    `torch.compiler.disable`, which imports `torch._dynamo` (with sympy) when it decorates: 1.1 s of the 1.5 s timm
+    took to import beside torch and torchvision (2026-12-07), in every cold `deepfake predict` of a timm model (the
+    recipes' `efficientnet_lite0`), for methods of a model the library never builds. While timm imports,
+    `torch.compiler.disable` is a stand-in that decorates lazily: the function it returns applies the real
+    `torch.compiler.disable` at its first call and calls the result, so a naflexvit model still runs, and compiles,
+    as before; the real `torch.compiler.disable` is back as soon as timm is imported."""
+    if 'timm' in sys.modules or 'torch._dynamo' in sys.modules or _version_of('timm') != '1.0.31':
+        return importlib.import_module('timm')  # imported, dynamo there already, or a timm whose imports were not read
+    import_torchvision()
+    import functools
+    import torch
+    real = torch.compiler.disable
+
+    def lazy_disable(fn=None, recursive=True, *, reason=None):
+        if fn is None:  # used as @disable(recursive=...)
+            return functools.partial(lazy_disable, recursive=recursive, reason=reason)
+        disabled = []
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            if not disabled:
+                disabled.append(real(fn, recursive, reason=reason))
+            return disabled[0](*args, **kwargs)
+        return call
+
+    torch.compiler.disable = lazy_disable
+    try:
+        return importlib.import_module('timm')
+    finally:
+        torch.compiler.disable = real

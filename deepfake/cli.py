@@ -5,14 +5,16 @@
 # %% auto 0
 __all__ = ['COMMANDS', 'shown', 'preprocess_parser', 'run_preprocess', 'split_parser', 'run_split', 'demo_data_parser',
            'run_demo_data', 'train_parser', 'run_train', 'crossval_parser', 'run_crossval', 'models_parser',
-           'run_models', 'weights_parser', 'run_weights', 'predict_parser', 'run_predict', 'evaluate_parser',
-           'run_evaluate', 'benchmark_parser', 'run_benchmark', 'serve_parser', 'run_serve', 'export_parser',
-           'run_export', 'get_parser', 'guarded', 'main']
+           'run_models', 'weights_parser', 'run_weights', 'cold_imports', 'predict_parser', 'run_predict',
+           'evaluate_parser', 'run_evaluate', 'benchmark_parser', 'run_benchmark', 'serve_parser', 'run_serve',
+           'export_parser', 'run_export', 'get_parser', 'guarded', 'main']
 
 # %% ../nbs/90_cli.ipynb fa69fc2c
 import argparse
+import gc
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .args import SEED, Parser, Renamed, at_least, fraction
@@ -216,6 +218,25 @@ def run_weights(args):
     return 0
 
 # %% ../nbs/90_cli.ipynb b995285d
+@contextmanager
+def cold_imports():
+    """A command's start-up (the first import of torch and the model stack, the checkpoint and the model) without the
+    cyclic garbage collector, and what it made frozen. The imports make about half a million long-lived objects and
+    no cyclic garbage; with the collector on, each full collection among them walks them all, and so does every
+    later one, the one at exit included: 0.7 s of a 3.5 s cold `deepfake predict` (BENCHMARKS.md). Frozen objects
+    (`gc.freeze`) stay out of every later collection and are freed as before. In a process that has torch already
+    (a notebook, the tests) this does nothing."""
+    if 'torch' in sys.modules or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def _detector_args(parser):
     parser.add_argument('checkpoint', help='a checkpoint (.pth) or an experiment folder (the epoch its checkpoint.json chose)')
     parser.add_argument('--frames', type=at_least(1, at_most=100_000), help='frames per video (default: as in preprocessing)')
@@ -271,9 +292,11 @@ def predict_parser(parser):
 
 
 def run_predict(args):
-    from deepfake.predict import check_prediction_files, predict, write_heatmaps, write_predictions
-    check_prediction_files(args.out)  # before the first video is scored, not after the last
-    results = predict(_detector(args, explain=bool(args.explain)), args.inputs)
+    with cold_imports():
+        from deepfake.predict import check_prediction_files, predict, write_heatmaps, write_predictions
+        check_prediction_files(args.out)  # before the first video is scored, not after the last
+        detector = _detector(args, explain=bool(args.explain))
+    results = predict(detector, args.inputs)
     out = write_predictions(results, args.out)
     if args.explain:
         print(f'heat maps in {write_heatmaps(results, args.explain)}')
@@ -300,10 +323,11 @@ def evaluate_parser(parser):
 
 
 def run_evaluate(args):
-    from deepfake.evaluate import check_evaluate_folder, evaluate, few_videos
-    check_evaluate_folder(args.out)  # before the model loads and the first video is scored
-    o = evaluate(_detector(args, explain=args.explain), args.src, args.out, split_csv=args.split_csv,
-                 calibrate=args.calibrate)
+    with cold_imports():
+        from deepfake.evaluate import check_evaluate_folder, evaluate, few_videos
+        check_evaluate_folder(args.out)  # before the model loads and the first video is scored
+        detector = _detector(args, explain=args.explain)
+    o = evaluate(detector, args.src, args.out, split_csv=args.split_csv, calibrate=args.calibrate)
     interval = lambda k: (f" ({o[f'{k}_no_interval']})" if o.get(f'{k}_no_interval') else ''
                           if o[f'{k}_low'] != o[f'{k}_low'] else f" [{o[f'{k}_low']:.3f}, {o[f'{k}_high']:.3f}]")
     print(f"videos={o['videos']} fake={o['fake']} frames={o['frames']} acc={o['acc']:.4f} log_loss={o['log_loss']:.4f}"
@@ -378,12 +402,13 @@ def serve_parser(parser):
 
 
 def run_serve(args):
-    from deepfake.predict import Detector
-    from deepfake.serve import check_tmp_dir, check_token, create_app, new_token, serve_forever
-    check_tmp_dir(args.tmp_dir)
-    given = None if args.no_token or args.token is None else check_token(args.token, '--token (or $DEEPFAKE_TOKEN)')
-    token = None if args.no_token else (given or new_token())
-    detector = Detector(_checkpoint(args), frames=args.frames, device=args.device, explain=args.explain)
+    with cold_imports():
+        from deepfake.predict import Detector
+        from deepfake.serve import check_tmp_dir, check_token, create_app, new_token, serve_forever
+        check_tmp_dir(args.tmp_dir)
+        given = None if args.no_token or args.token is None else check_token(args.token, '--token (or $DEEPFAKE_TOKEN)')
+        token = None if args.no_token else (given or new_token())
+        detector = Detector(_checkpoint(args), frames=args.frames, device=args.device, explain=args.explain)
     app = create_app(detector, max_mb=args.max_mb, tmp_dir=args.tmp_dir, token=token, max_pixels=args.max_pixels,
                      max_pending=args.max_pending, timeout=args.timeout)
     if token and not given:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import import_torchvision
+from . import import_timm, import_torchvision
 import_torchvision()  # torchvision without torch._dynamo: see deepfake.import_torchvision
 import torchvision
 from facenet_pytorch import InceptionResnetV1
@@ -30,8 +30,8 @@ from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
 from .files import reason
 
-# timm is imported by the functions that build its models, not here: importing it imports all of its model
-# definitions and, through some of them, torch._dynamo: more than a second of a cold `deepfake predict` of a
+# timm is imported by the functions that build its models, not here (and through `deepfake.import_timm`, without
+# torch._dynamo): importing it imports all of its model definitions, 0.4 s of a cold `deepfake predict` of a
 # torchvision model (mobilenet_v2, the demo's), which needs none of it.
 IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # timm.data's values
 
@@ -126,13 +126,13 @@ def torchvision_backbone(arch, pretrained=False, **kwargs):
 # %% ../nbs/01_model.ipynb fbc23dc0
 def timm_checkpoint(arch):
     "Where a local copy of timm's default pretrained weights of `arch` is looked for: `<architecture>.<tag>.pth` in `checkpoint_dir()`."
-    import timm
+    timm = import_timm()
     return checkpoint_dir() / f'{arch}.{timm.models.get_pretrained_cfg(arch).tag}.pth'
 
 # %% ../nbs/01_model.ipynb 24a848c2
 def timm_backbone(arch, pretrained=False, **kwargs):
     "timm's `arch` with random or pretrained weights: the local `timm_checkpoint` when present, else timm's download."
-    import timm
+    timm = import_timm()
     if not pretrained:
         return timm.create_model(arch, **kwargs)
     local = timm_checkpoint(arch)

