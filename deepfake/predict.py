@@ -89,7 +89,9 @@ class Detector:
                  explain=False):
         if aggregate not in AGGREGATES:
             raise ValueError(f'aggregate={aggregate!r}: choose one of {AGGREGATES}')
-        set_heap(**MTCNN_HEAP)  # before the model and the frames take their memory
+        # before the model and the frames take their memory; not trimmed between videos as one-process preprocessing
+        # trims (`trim_heap`): that cost a warm clip 0.08 s of faults, and the peak stays flat without (BENCHMARKS)
+        set_heap(**MTCNN_HEAP)
         self.device, self.aggregate, self.clip, self.explain = pick_device(device), aggregate, clip, explain
         if str(checkpoint).endswith(('.onnx', '.pt')):  # an export (deepfake export): no PyTorch checkpoint needed
             from deepfake.export import load_exported

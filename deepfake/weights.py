@@ -12,9 +12,11 @@ import importlib.resources
 from pathlib import Path
 
 import torch
+
+from . import import_timm, import_torchvision
+import_torchvision()  # torchvision without torch._dynamo: see deepfake.import_torchvision
 from torchvision.models import MobileNet_V2_Weights
 
-from . import import_timm
 from .files import write_atomic
 from .models import checkpoint_dir, timm_checkpoint
 
